@@ -16,12 +16,18 @@ extern crate std;
 
 mod config;
 pub mod connection;
+pub mod deflate;
 mod error;
 mod event;
 pub mod extension;
 pub mod frame;
+pub mod handshake;
+#[cfg(feature = "std")]
+pub mod io;
+pub mod message;
 pub mod rand;
 mod time;
+mod utf8;
 
 pub use config::{Config, FRAGMENT_OVERHEAD};
 pub use connection::{Connection, MessageKind, Role, SendOptions, State};

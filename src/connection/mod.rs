@@ -185,6 +185,12 @@ impl Connection {
         todo!()
     }
 
+    /// Queue raw bytes ahead of any frame (the handshake's HTTP response goes out through the
+    /// connection this way, so a driver only ever writes `poll_transmit`).
+    pub(crate) fn queue_raw(&mut self, bytes: &[u8]) {
+        todo!()
+    }
+
     // ---- (D) output: call after any (B) or (C) ----
 
     /// The next event from the peer, borrowing from the connection until the next call.

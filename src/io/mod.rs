@@ -1,0 +1,1 @@
+//! Adapters (std, tokio, futures-io): placeholder, see the adapters issue.

@@ -1,0 +1,1 @@
+//! Owned messages and reassembly for adapters: placeholder.
