@@ -26,6 +26,7 @@ pub mod handshake;
 pub mod io;
 pub mod message;
 pub mod rand;
+mod status;
 mod time;
 mod utf8;
 
@@ -35,4 +36,5 @@ pub use error::{Error, ProtocolError, SendError, Timeout};
 pub use event::{CloseFrame, Event};
 pub use extension::{Extension, ExtensionError};
 pub use frame::CloseCode;
+pub use status::Status;
 pub use time::Instant;
