@@ -1031,15 +1031,15 @@ fn chunks<'a>(input: &'a [u8], cuts: &[usize]) -> Vec<&'a [u8]> {
     out
 }
 
-/// Server outcome: the first non-Partial result, the request, the output, the leftover.
-fn server_run(
-    pieces: &[&[u8]],
-) -> (
+type ServerOutcome = (
     Option<Result<(), HandshakeError>>,
     Option<Request>,
     Vec<u8>,
     Option<Vec<u8>>,
-) {
+);
+
+/// Server outcome: the first non-Partial result, the request, the output, the leftover.
+fn server_run(pieces: &[&[u8]]) -> ServerOutcome {
     let mut s = ServerHandshake::new(ServerOptions::new().max_header_bytes(300).max_headers(8));
     let mut result = None;
     for p in pieces {

@@ -46,7 +46,7 @@ mod url;
 pub use client::{ClientHandshake, ClientOptions, ClientParts};
 pub use server::{
     Accept, HeaderEditor, Negotiated, Reject, Request, ResponseParts, ServerHandshake,
-    ServerOptions, accept_parsed, negotiate,
+    ServerOptions, ServerParts, accept_parsed, negotiate,
 };
 
 /// The GUID of RFC 6455 §1.3, appended to the key before hashing.
