@@ -46,9 +46,11 @@ mod os {
             }
             let start = pool.used;
             let end = start + buf.len();
-            buf.copy_from_slice(&pool.bytes[start..end]);
-            // Never hand the same bytes out twice.
-            pool.bytes[start..end].fill(0);
+            if let Some(src) = pool.bytes.get_mut(start..end) {
+                buf.copy_from_slice(src);
+                // Never hand the same bytes out twice.
+                src.fill(0);
+            }
             pool.used = end;
         });
     }

@@ -1,14 +1,24 @@
 //! The post-handshake state machine.
 //!
-//! SKELETON: the public API below is the contract other modules build on; the bodies are being
-//! written (core issue). Signatures may only change in agreement with the handshake, deflate and
-//! adapter code.
+//! The code is split by direction: [`recv`](self) parses frames lazily in `poll_event`,
+//! `send` encodes commands into the outbound queue, `close` holds the closing handshake and
+//! failure paths, `timer` the deadlines. `buffer` holds the receive buffers events borrow from.
 
 use alloc::boxed::Box;
+use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
 use crate::extension::Extension;
+use crate::utf8::Utf8Carry;
 use crate::{CloseCode, Config, Error, Event, Instant, SendError};
+
+mod buffer;
+mod close;
+mod recv;
+mod send;
+mod timer;
+
+use buffer::RecvBuf;
 
 /// Which end of the connection we are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -67,16 +77,180 @@ impl SendOptions {
 }
 
 /// A WebSocket connection after the opening handshake: a pure state machine.
+///
+/// It never touches a socket, a clock or the OS. The caller drives it with four groups of
+/// methods (quinn-proto's shape):
+///
+/// - **(A) getters**: [`state`](Connection::state), [`buffered_amount`](Connection::buffered_amount),
+///   [`wants_read`](Connection::wants_read), [`should_close_transport`](Connection::should_close_transport).
+/// - **(B) input**: bytes from the peer ([`receive`](Connection::receive), or
+///   [`recv_buf`](Connection::recv_buf) + [`commit_recv`](Connection::commit_recv) to read the
+///   socket straight into the connection), end of stream
+///   ([`receive_eof`](Connection::receive_eof)) and time ([`handle_timeout`](Connection::handle_timeout)).
+/// - **(C) commands**: send text, binary, fragments, ping, pong, close, drop.
+/// - **(D) output**, after any (B) or (C), in this order: drain
+///   [`poll_event`](Connection::poll_event) until `Ok(None)`, write out
+///   [`poll_transmit`](Connection::poll_transmit) and report it with
+///   [`advance_transmit`](Connection::advance_transmit), then sleep until
+///   [`poll_timeout`](Connection::poll_timeout).
+///
+/// Input is processed lazily: `receive` only appends to the input buffer; frames are parsed,
+/// unmasked in place and validated by `poll_event`, which lends each event straight from the
+/// buffers (a single-frame message is never copied). Events come out in wire order, so a valid
+/// message that precedes a protocol error is seen before the error.
+///
+/// Time is monotonic [`Instant`]s passed in by the caller; they must never go backwards.
+///
+/// ```
+/// use wsproto::{CloseCode, Config, Connection, Event, Instant, Role};
+///
+/// let mut server = Connection::new(Role::Server, Config::new());
+/// // A masked text frame "Hello" (RFC 6455 §5.7).
+/// server.receive(Instant::ZERO, &[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]);
+/// match server.poll_event().unwrap() {
+///     Some(Event::Text { data, fin }) => assert_eq!((data, fin), ("Hello", true)),
+///     other => panic!("{other:?}"),
+/// }
+/// assert_eq!(server.poll_event().unwrap(), None);
+/// server.send_text("Hi").unwrap();
+/// assert_eq!(server.poll_transmit(), &[0x81, 0x02, b'H', b'i']);
+/// server.advance_transmit(4);
+/// server.close(Instant::ZERO, CloseCode::NORMAL, "").unwrap();
+/// assert_eq!(server.poll_transmit(), &[0x88, 0x02, 0x03, 0xE8]);
+/// ```
 pub struct Connection {
-    #[allow(dead_code)]
-    role: Role,
-    #[allow(dead_code)]
-    config: Config,
-    #[allow(dead_code)]
-    extensions: Vec<Box<dyn Extension>>,
+    /// The buffers events borrow from.
+    buf: RecvBuf,
+    /// Everything else.
+    core: Core,
 }
 
-#[allow(unused_variables, clippy::todo)]
+impl core::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Connection")
+            .field("role", &self.core.role)
+            .field("state", &self.core.state)
+            .field("buffered_input", &self.buf.available())
+            .field("buffered_amount", &self.core.tx.buffered())
+            .finish_non_exhaustive()
+    }
+}
+
+/// How incoming frames are treated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RxMode {
+    /// Open: every frame is checked and delivered.
+    Normal,
+    /// We sent Close (the application's `close` or the idle timeout): data and pings are
+    /// discarded, the peer's Close is delivered.
+    CloseOnly,
+    /// We failed the connection and reported it: only the peer's Close is looked for, silently.
+    Silent,
+    /// Nothing more is read (stream out of sync, closed, or dropped).
+    Dead,
+}
+
+/// What to do with the payload of the current frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FrameKind {
+    /// A whole single-frame message: unmask and validate in place, lend from the input buffer.
+    Lend,
+    /// Append to (or decode into) the message buffer.
+    Copy,
+    /// Streaming without extension: lend pieces from the input buffer as they arrive.
+    Stream,
+    /// Ping, pong or close: wait for the whole payload.
+    Control,
+    /// Discard.
+    Skip,
+}
+
+/// The frame whose header has been consumed and whose payload is being processed. Offsets
+/// `unmasked` and `checked` count from the front of the unprocessed input (`RecvBuf::start`).
+#[derive(Clone, Copy, Debug)]
+struct RxFrame {
+    opcode: crate::frame::OpCode,
+    fin: bool,
+    mask: Option<[u8; 4]>,
+    kind: FrameKind,
+    /// Payload length (at most `max_frame_size`, so it fits memory).
+    len: usize,
+    /// Payload bytes already consumed from the input.
+    done: usize,
+    /// Bytes at the front of the input already unmasked.
+    unmasked: usize,
+    /// Of those, text bytes forming complete valid characters.
+    checked: usize,
+}
+
+/// The data message being received.
+#[derive(Clone, Copy, Debug)]
+struct RxMsg {
+    kind: MessageKind,
+    /// The extension decoding it.
+    ext: Option<usize>,
+    /// Frames so far.
+    fragments: usize,
+    /// Bytes charged against `max_message_size` (payload + overhead per continuation).
+    charged: usize,
+    /// Bytes of `RecvBuf::msg` validated as complete characters.
+    checked: usize,
+    /// Bytes an extension decoded so far.
+    decoded: usize,
+}
+
+/// The data message being sent with `send_fragment`.
+#[derive(Clone, Copy, Debug)]
+struct TxMsg {
+    kind: MessageKind,
+    ext: Option<usize>,
+    utf8: Utf8Carry,
+}
+
+/// The outbound queue: `out[pos..]` is unwritten.
+#[derive(Debug, Default)]
+struct TxQueue {
+    out: Vec<u8>,
+    pos: usize,
+    /// Bytes reported written since the start.
+    written: u64,
+    /// End offsets (in `written` terms) of automatic pongs not yet written.
+    pongs: VecDeque<u64>,
+}
+
+/// The connection state other than the receive buffers.
+struct Core {
+    role: Role,
+    config: Config,
+    extensions: Vec<Box<dyn Extension>>,
+    /// RSV bits claimed by the negotiated extensions.
+    claimed_rsv: u8,
+    state: State,
+    /// The latest time passed in.
+    now: Option<Instant>,
+    eof: bool,
+    rx_mode: RxMode,
+    frame: Option<RxFrame>,
+    msg: Option<RxMsg>,
+    tx: TxQueue,
+    tx_msg: Option<TxMsg>,
+    /// Scratch space for extension-encoded payloads.
+    enc_buf: Vec<u8>,
+    close_sent: bool,
+    /// The peer's Close frame arrived.
+    peer_close_seen: bool,
+    /// Close the transport now (failure, timeout, drop, or the client's wait is over).
+    close_transport: bool,
+    /// An error to report from the next `poll_event`.
+    pending_error: Option<Error>,
+    close_deadline: Option<Instant>,
+    /// Client: closed, waiting for the server to close the transport.
+    linger_deadline: Option<Instant>,
+    last_rx: Option<Instant>,
+    ping_sent: Option<Instant>,
+    idle_since: Option<Instant>,
+}
+
 impl Connection {
     /// A connection with no extensions.
     pub fn new(role: Role, config: Config) -> Self {
@@ -84,132 +258,263 @@ impl Connection {
     }
 
     /// A connection with the extensions the handshake negotiated, in negotiation order.
-    pub fn with_extensions(role: Role, config: Config, extensions: Vec<Box<dyn Extension>>) -> Self {
-        Connection { role, config, extensions }
+    pub fn with_extensions(
+        role: Role,
+        config: Config,
+        extensions: Vec<Box<dyn Extension>>,
+    ) -> Self {
+        let claimed_rsv = extensions
+            .iter()
+            .fold(0, |acc, e| acc | (e.rsv_bits() & 0b111));
+        Connection {
+            buf: RecvBuf::default(),
+            core: Core {
+                role,
+                config,
+                extensions,
+                claimed_rsv,
+                state: State::Open,
+                now: None,
+                eof: false,
+                rx_mode: RxMode::Normal,
+                frame: None,
+                msg: None,
+                tx: TxQueue::default(),
+                tx_msg: None,
+                enc_buf: Vec::new(),
+                close_sent: false,
+                peer_close_seen: false,
+                close_transport: false,
+                pending_error: None,
+                close_deadline: None,
+                linger_deadline: None,
+                last_rx: None,
+                ping_sent: None,
+                idle_since: None,
+            },
+        }
     }
 
     // ---- (A) getters ----
 
     /// Our role.
     pub fn role(&self) -> Role {
-        self.role
+        self.core.role
     }
     /// The configuration.
     pub fn config(&self) -> &Config {
-        &self.config
+        &self.core.config
     }
     /// The negotiated extensions.
     pub fn extensions(&self) -> &[Box<dyn Extension>] {
-        &self.extensions
+        &self.core.extensions
     }
     /// Where the closing handshake stands.
     pub fn state(&self) -> State {
-        todo!()
+        self.core.state
     }
     /// Bytes queued for the peer and not yet reported written (ws `bufferedAmount`).
     pub fn buffered_amount(&self) -> usize {
-        todo!()
+        self.core.tx.buffered()
     }
     /// Whether the driver should read more from the transport. False while the control frames
     /// we owe the peer exceed their bound (stop reading until they are written), and once
     /// closed.
     pub fn wants_read(&self) -> bool {
-        todo!()
+        let c = &self.core;
+        if c.eof || c.close_transport || (c.state == State::Closed && c.role == Role::Server) {
+            return false;
+        }
+        if c.tx.pongs.len() > c.config.max_pending_pongs {
+            return false;
+        }
+        // Bound unprocessed input when the application does not poll: read while less than
+        // 64 KiB waits, or while the frame being lent needs more.
+        let pending = self.buf.available();
+        let frame_need = match c.frame {
+            Some(f) if f.kind == FrameKind::Lend || f.kind == FrameKind::Control => f.len - f.done,
+            _ => 0,
+        };
+        pending < buffer::SHRINK_ABOVE.max(frame_need)
     }
     /// Whether the driver should now close the transport (after writing out `poll_transmit`).
     /// Server: as soon as the connection is [`State::Closed`]. Client: once closed and the
     /// server has closed its side, or the close timeout ran out (RFC 6455 §7.1.1).
     pub fn should_close_transport(&self) -> bool {
-        todo!()
+        let c = &self.core;
+        c.state == State::Closed && (c.role == Role::Server || c.eof || c.close_transport)
+    }
+
+    /// Heap bytes held by the connection's own buffers (input, message, output, scratch), not
+    /// counting extensions. An idle connection holds little: buffers that grew past 64 KiB for a
+    /// large message are released once empty; [`release_buffers`](Connection::release_buffers)
+    /// frees the rest.
+    pub fn buffer_capacity(&self) -> usize {
+        self.buf.capacity()
+            + self.core.tx.out.capacity()
+            + self.core.tx.pongs.capacity() * core::mem::size_of::<u64>()
+            + self.core.enc_buf.capacity()
+    }
+
+    /// Frees every buffer that is currently empty (e.g. before a connection goes idle for a
+    /// long time). They are allocated again when needed.
+    pub fn release_buffers(&mut self) {
+        self.buf.settle();
+        self.buf.release_empty();
+        self.core.tx.release_empty();
+        self.core.enc_buf = Vec::new();
     }
 
     // ---- (B) input from the network and the clock ----
 
     /// Bytes from the peer, in chunks of any size. Never fails: errors surface from `poll_event`.
     pub fn receive(&mut self, now: Instant, bytes: &[u8]) {
-        todo!()
+        self.buf.settle();
+        self.core.tick(now);
+        if bytes.is_empty() {
+            return;
+        }
+        self.core.note_rx(now);
+        if self.core.accepts_input() {
+            self.buf.push(bytes);
+        }
     }
     /// Spare input capacity of at least `min` bytes to read the socket into directly; report
     /// how much was filled with [`commit_recv`](Connection::commit_recv). Never zero-fills
     /// memory that was already initialised.
     pub fn recv_buf(&mut self, min: usize) -> &mut [u8] {
-        todo!()
+        self.buf.settle();
+        self.buf.spare(min.max(1))
     }
     /// `n` bytes of [`recv_buf`](Connection::recv_buf) were filled.
     pub fn commit_recv(&mut self, now: Instant, n: usize) {
-        todo!()
+        self.core.tick(now);
+        if n == 0 {
+            return;
+        }
+        self.core.note_rx(now);
+        if self.core.accepts_input() {
+            self.buf.commit(n);
+        }
     }
     /// The peer closed the stream (read returned 0).
     pub fn receive_eof(&mut self, now: Instant) {
-        todo!()
+        self.buf.settle();
+        self.core.tick(now);
+        self.core.eof = true;
     }
     /// Time passed: fire due timers. Spurious calls are harmless no-ops.
     pub fn handle_timeout(&mut self, now: Instant) {
-        todo!()
+        self.buf.settle();
+        self.core.tick(now);
+        self.core.handle_timeout(now, &mut self.buf);
     }
 
     // ---- (C) commands ----
 
     /// Queue a text message.
     pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
-        todo!()
+        self.core.send_data(
+            MessageKind::Text,
+            text.as_bytes(),
+            true,
+            true,
+            SendOptions::new(),
+            true,
+        )
     }
     /// Queue a binary message.
     pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
-        todo!()
+        self.core.send_data(
+            MessageKind::Binary,
+            data,
+            true,
+            true,
+            SendOptions::new(),
+            false,
+        )
     }
     /// Queue a whole message with options. Text must be UTF-8.
-    pub fn send_message(&mut self, kind: MessageKind, data: &[u8], options: SendOptions) -> Result<(), SendError> {
-        todo!()
+    pub fn send_message(
+        &mut self,
+        kind: MessageKind,
+        data: &[u8],
+        options: SendOptions,
+    ) -> Result<(), SendError> {
+        self.core.send_data(kind, data, true, true, options, false)
     }
     /// Queue one fragment of a message: the first call opens it with `kind`, later calls with
     /// the same kind continue it, and `fin` ends it. Text may split characters across fragments.
-    pub fn send_fragment(&mut self, kind: MessageKind, data: &[u8], fin: bool, options: SendOptions) -> Result<(), SendError> {
-        todo!()
+    pub fn send_fragment(
+        &mut self,
+        kind: MessageKind,
+        data: &[u8],
+        fin: bool,
+        options: SendOptions,
+    ) -> Result<(), SendError> {
+        self.core.send_data(kind, data, fin, false, options, false)
     }
     /// Queue a ping (payload at most 125 bytes).
     pub fn send_ping(&mut self, data: &[u8]) -> Result<(), SendError> {
-        todo!()
+        self.core.send_control(crate::frame::OpCode::Ping, data)
     }
     /// Queue a pong (payload at most 125 bytes).
     pub fn send_pong(&mut self, data: &[u8]) -> Result<(), SendError> {
-        todo!()
+        self.core.send_control(crate::frame::OpCode::Pong, data)
     }
     /// Start the closing handshake (reason at most 123 bytes); arms the close timeout.
     pub fn close(&mut self, now: Instant, code: CloseCode, reason: &str) -> Result<(), SendError> {
-        todo!()
+        self.buf.settle();
+        self.core.tick(now);
+        self.core.close(code, reason)
     }
     /// Fail the connection at once (WebSocket-Node `drop`): queue Close(code, reason) unless
     /// `skip_close_frame`, discard everything else, go to [`State::Closed`].
+    ///
+    /// "Everything else" is the unprocessed input and any partial message; bytes already queued
+    /// for the peer stay queued (they are whole frames), so write out `poll_transmit` and then
+    /// close the transport ([`should_close_transport`](Connection::should_close_transport) is
+    /// true at once). A code that may not be sent (1005, 1006, 1015, ...) skips the frame.
+    /// `poll_event` reports [`Error::Dropped`] once.
     pub fn drop_connection(&mut self, code: CloseCode, reason: &str, skip_close_frame: bool) {
-        todo!()
+        self.buf.settle();
+        self.core
+            .drop_connection(code, reason, skip_close_frame, &mut self.buf);
     }
 
     /// Queue raw bytes ahead of any frame (the handshake's HTTP response goes out through the
     /// connection this way, so a driver only ever writes `poll_transmit`).
+    #[allow(dead_code)] // used by the handshake
     pub(crate) fn queue_raw(&mut self, bytes: &[u8]) {
-        todo!()
+        self.core.tx.push_raw(bytes);
     }
 
     // ---- (D) output: call after any (B) or (C) ----
 
     /// The next event from the peer, borrowing from the connection until the next call.
+    ///
+    /// Call it until it returns `Ok(None)` after every (B) or (C) call. A fatal error is
+    /// returned once (our Close is already queued); afterwards it returns `Ok(None)` while the
+    /// connection still watches for the peer's Close.
     #[must_use = "events carry the peer's data and errors"]
     pub fn poll_event(&mut self) -> Result<Option<Event<'_>>, Error> {
-        todo!()
+        recv::poll_event(self)
     }
     /// Bytes to write to the transport (empty: nothing to write).
     #[must_use]
     pub fn poll_transmit(&self) -> &[u8] {
-        todo!()
+        self.core.tx.pending()
     }
     /// `n` bytes of [`poll_transmit`](Connection::poll_transmit) were written.
     pub fn advance_transmit(&mut self, n: usize) {
-        todo!()
+        self.core.tx.advance(n);
     }
     /// The next deadline: call [`handle_timeout`](Connection::handle_timeout) then.
+    ///
+    /// Before any time was passed in, a connection with keepalive or an idle timeout returns
+    /// [`Instant::ZERO`] (call `handle_timeout` at once, which starts the timers).
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        todo!()
+        self.core.poll_timeout()
     }
 }

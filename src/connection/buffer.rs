@@ -1,0 +1,191 @@
+//! The receive-side buffers that events borrow from: the input buffer (bytes from the peer,
+//! unmasked in place) and the message buffer (fragmented or decoded messages).
+//!
+//! They live apart from the rest of the connection state so that `poll_event` can lend a slice
+//! of them while still updating the state (the borrow checker sees disjoint fields).
+
+use alloc::vec::Vec;
+
+use crate::utf8::Utf8Carry;
+
+/// Buffers larger than this are released once empty, so an idle connection holds little memory.
+pub(crate) const SHRINK_ABOVE: usize = 64 * 1024;
+
+/// Smallest growth step of the input buffer for [`RecvBuf::spare`].
+const MIN_GROW: usize = 4096;
+
+#[derive(Debug, Default)]
+pub(crate) struct RecvBuf {
+    /// `data[..data.len()]` is initialised; `data[start..end]` holds unprocessed input.
+    pub(crate) data: Vec<u8>,
+    pub(crate) start: usize,
+    pub(crate) end: usize,
+    /// Input bytes lent by the last event, consumed at the next [`RecvBuf::settle`].
+    pub(crate) discard: usize,
+    /// The message being reassembled or decoded.
+    pub(crate) msg: Vec<u8>,
+    /// Bytes at the front of `msg` lent by the last event, removed at the next settle.
+    pub(crate) msg_drain: usize,
+    /// A character split between streamed text frames (lent as a one-character chunk).
+    pub(crate) carry: Utf8Carry,
+    pub(crate) carry_lent: bool,
+}
+
+impl RecvBuf {
+    /// Releases what the previous event borrowed. Called at the start of every `&mut` verb.
+    #[inline]
+    pub(crate) fn settle(&mut self) {
+        if self.discard != 0 {
+            self.start = self.start.saturating_add(self.discard).min(self.end);
+            self.discard = 0;
+        }
+        if self.start == self.end && self.start != 0 {
+            self.start = 0;
+            self.end = 0;
+        }
+        if self.msg_drain != 0 {
+            let n = self.msg_drain.min(self.msg.len());
+            self.msg.copy_within(n.., 0);
+            self.msg.truncate(self.msg.len() - n);
+            self.msg_drain = 0;
+            if self.msg.is_empty() && self.msg.capacity() > SHRINK_ABOVE {
+                self.msg = Vec::new();
+            }
+        }
+        if self.carry_lent {
+            self.carry.clear();
+            self.carry_lent = false;
+        }
+    }
+
+    /// Releases the input buffer if it is empty and large.
+    pub(crate) fn shrink_input(&mut self) {
+        if self.start == self.end && self.data.capacity() > SHRINK_ABOVE {
+            self.data = Vec::new();
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
+    /// Releases every buffer that is empty.
+    pub(crate) fn release_empty(&mut self) {
+        if self.start == self.end && self.discard == 0 {
+            self.data = Vec::new();
+            self.start = 0;
+            self.end = 0;
+        }
+        if self.msg.is_empty() && self.msg_drain == 0 {
+            self.msg = Vec::new();
+        }
+    }
+
+    /// Unprocessed input.
+    #[inline]
+    pub(crate) fn input(&self) -> &[u8] {
+        self.data.get(self.start..self.end).unwrap_or_default()
+    }
+
+    /// Unprocessed input, mutable (for unmasking in place).
+    #[inline]
+    pub(crate) fn input_mut(&mut self) -> &mut [u8] {
+        self.data.get_mut(self.start..self.end).unwrap_or_default()
+    }
+
+    /// Number of unprocessed input bytes.
+    #[inline]
+    pub(crate) fn available(&self) -> usize {
+        self.end - self.start
+    }
+
+    /// Drops `n` bytes of unprocessed input.
+    #[inline]
+    pub(crate) fn consume(&mut self, n: usize) {
+        self.start = self.start.saturating_add(n).min(self.end);
+    }
+
+    /// Drops all unprocessed input.
+    pub(crate) fn clear_input(&mut self) {
+        self.start = 0;
+        self.end = 0;
+        self.discard = 0;
+    }
+
+    /// Moves unprocessed input to the front of the buffer.
+    fn compact(&mut self) {
+        if self.start != 0 {
+            self.data.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+    }
+
+    /// Appends bytes from the peer. Memory already initialised is reused; new memory is written
+    /// once by the copy, never zero-filled.
+    pub(crate) fn push(&mut self, bytes: &[u8]) {
+        if self.data.len() - self.end < bytes.len() {
+            self.compact();
+        }
+        let spare = self.data.len() - self.end;
+        let (now, later) = bytes.split_at(spare.min(bytes.len()));
+        if let Some(dst) = self.data.get_mut(self.end..self.end + now.len()) {
+            dst.copy_from_slice(now);
+        }
+        self.data.extend_from_slice(later);
+        self.end += bytes.len();
+    }
+
+    /// At least `min` bytes of spare, initialised capacity after the unprocessed input. Only
+    /// memory the buffer never had is zero-filled (once).
+    pub(crate) fn spare(&mut self, min: usize) -> &mut [u8] {
+        if self.data.len() - self.end < min {
+            self.compact();
+        }
+        if self.data.len() - self.end < min {
+            let want = self.end.saturating_add(min.max(MIN_GROW));
+            // Grow geometrically so that repeated small requests do not reallocate each time.
+            let want = want.max(
+                self.data
+                    .len()
+                    .saturating_mul(2)
+                    .min(want.saturating_add(SHRINK_ABOVE)),
+            );
+            self.data.resize(want, 0);
+        }
+        self.data.get_mut(self.end..).unwrap_or_default()
+    }
+
+    /// `n` bytes of [`RecvBuf::spare`] were filled.
+    pub(crate) fn commit(&mut self, n: usize) {
+        self.end = self.end.saturating_add(n).min(self.data.len());
+    }
+
+    /// Heap bytes held (capacity).
+    pub(crate) fn capacity(&self) -> usize {
+        self.data.capacity() + self.msg.capacity()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn push_and_spare_reuse_memory() {
+        let mut b = RecvBuf::default();
+        b.push(b"hello");
+        assert_eq!(b.input(), b"hello");
+        b.consume(3);
+        let spare = b.spare(10);
+        assert!(spare.len() >= 10);
+        spare[..3].copy_from_slice(b"abc");
+        b.commit(3);
+        assert_eq!(b.input(), b"loabc");
+        assert_eq!(b.start, 0, "compacted before growing");
+        let len = b.data.len();
+        b.consume(5);
+        b.settle();
+        assert_eq!((b.start, b.end), (0, 0));
+        b.push(b"xyz");
+        assert_eq!(b.data.len(), len, "initialised memory reused, not regrown");
+    }
+}

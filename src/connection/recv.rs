@@ -1,0 +1,633 @@
+//! The receive path: frames are parsed lazily in `poll_event`, unmasked in place, validated
+//! incrementally, and lent to the caller from the input or message buffer.
+
+use super::buffer::RecvBuf;
+use super::{Connection, Core, FrameKind, MessageKind, RxFrame, RxMode, RxMsg, State};
+use crate::config::FRAGMENT_OVERHEAD;
+use crate::frame::{FrameHeader, OpCode, apply_mask};
+use crate::utf8::valid_prefix;
+use crate::{CloseCode, CloseFrame, Error, Event, ProtocolError, Role, Status};
+
+/// Where an event's payload lies.
+#[derive(Clone, Copy, Debug)]
+enum Src {
+    /// `input[off..off + len]` (relative to the unprocessed input; consumed at the next call).
+    Input { off: usize, len: usize },
+    /// `msg[..len]` (removed at the next call).
+    Msg(usize),
+    /// The one character in `carry`.
+    Carry,
+}
+
+/// An event, described without borrowing (so the state can still be updated).
+#[derive(Clone, Copy, Debug)]
+enum Ready {
+    Text {
+        src: Src,
+        fin: bool,
+    },
+    Binary {
+        src: Src,
+        fin: bool,
+    },
+    Ping(Src),
+    Pong(Src),
+    Close {
+        code: CloseCode,
+        reason: Src,
+    },
+    /// End of stream without a closing handshake (1006).
+    Abnormal,
+}
+
+/// What one processing step achieved.
+enum Flow {
+    Ready(Ready),
+    Continue,
+    NeedMore,
+}
+
+impl From<crate::utf8::Invalid> for ProtocolError {
+    fn from(_: crate::utf8::Invalid) -> Self {
+        ProtocolError::InvalidUtf8
+    }
+}
+
+pub(super) fn poll_event(conn: &mut Connection) -> Result<Option<Event<'_>>, Error> {
+    let Connection { buf, core } = conn;
+    buf.settle();
+    let ready = match core.step(buf)? {
+        Some(ready) => ready,
+        None => {
+            if core.frame.is_none() {
+                buf.shrink_input();
+            }
+            return Ok(None);
+        }
+    };
+    lend(buf, core, ready)
+}
+
+fn slice(buf: &RecvBuf, src: Src) -> &[u8] {
+    match src {
+        Src::Input { off, len } => {
+            let from = buf.start + off;
+            buf.data.get(from..from + len).unwrap_or_default()
+        }
+        Src::Msg(len) => buf.msg.get(..len).unwrap_or_default(),
+        Src::Carry => buf.carry.as_bytes(),
+    }
+}
+
+/// Turns a [`Ready`] into the event, borrowing the buffers. Text is made `&str` here by one
+/// simdutf8 pass (for a single frame that arrived whole, the only pass).
+fn lend<'a>(buf: &'a RecvBuf, core: &mut Core, ready: Ready) -> Result<Option<Event<'a>>, Error> {
+    let event = match ready {
+        Ready::Text { src, fin } => match simdutf8::basic::from_utf8(slice(buf, src)) {
+            Ok(data) => Event::Text { data, fin },
+            Err(_) => {
+                return match core.fail(ProtocolError::InvalidUtf8) {
+                    Some(err) => Err(err),
+                    None => Ok(None),
+                };
+            }
+        },
+        Ready::Binary { src, fin } => Event::Binary {
+            data: slice(buf, src),
+            fin,
+        },
+        Ready::Ping(src) => Event::Ping(slice(buf, src)),
+        Ready::Pong(src) => Event::Pong(slice(buf, src)),
+        Ready::Close { code, reason } => {
+            // Validated when the frame was processed.
+            let reason = core::str::from_utf8(slice(buf, reason)).unwrap_or_default();
+            Event::Close(CloseFrame { code, reason })
+        }
+        Ready::Abnormal => Event::Close(CloseFrame {
+            code: CloseCode::ABNORMAL,
+            reason: "",
+        }),
+    };
+    Ok(Some(event))
+}
+
+/// Validates a Close payload: its code (1005 if absent) and that the reason is UTF-8.
+fn parse_close(payload: &[u8]) -> Result<CloseCode, ProtocolError> {
+    match payload {
+        [] => Ok(CloseCode::NO_STATUS),
+        [_] => Err(ProtocolError::InvalidClosePayload),
+        [hi, lo, reason @ ..] => {
+            let code = CloseCode::from(u16::from_be_bytes([*hi, *lo]));
+            if !code.is_sendable() {
+                return Err(ProtocolError::InvalidCloseCode(code.as_u16()));
+            }
+            if simdutf8::basic::from_utf8(reason).is_err() {
+                return Err(ProtocolError::InvalidUtf8);
+            }
+            Ok(code)
+        }
+    }
+}
+
+impl Core {
+    /// Processes input until an event is ready or more input is needed.
+    fn step(&mut self, buf: &mut RecvBuf) -> Result<Option<Ready>, Error> {
+        if let Some(err) = self.pending_error.take() {
+            return Err(err);
+        }
+        loop {
+            if self.tx.pongs.len() > self.config.max_pending_pongs {
+                // Write out the pongs we owe before reading on.
+                return Ok(None);
+            }
+            if self.rx_mode == RxMode::Dead {
+                buf.clear_input();
+                return Ok(self.end_of_input(buf));
+            }
+            let flow = match self.frame {
+                None => self.next_header(buf),
+                Some(frame) => match frame.kind {
+                    FrameKind::Lend => self.lend_frame(frame, buf),
+                    FrameKind::Copy => self.copy_frame(frame, buf),
+                    FrameKind::Stream => self.stream_frame(frame, buf),
+                    FrameKind::Control => self.control_frame(frame, buf),
+                    FrameKind::Skip => Ok(self.skip_frame(frame, buf)),
+                },
+            };
+            match flow {
+                Ok(Flow::Ready(ready)) => return Ok(Some(ready)),
+                Ok(Flow::Continue) => {}
+                Ok(Flow::NeedMore) => return Ok(self.end_of_input(buf)),
+                Err(e) => {
+                    if let Some(f) = &mut self.frame {
+                        // Skip what is left of the offending frame.
+                        f.kind = FrameKind::Skip;
+                        f.unmasked = 0;
+                        f.checked = 0;
+                    }
+                    self.msg = None;
+                    buf.msg.clear();
+                    buf.msg_drain = 0;
+                    buf.carry.clear();
+                    if let Some(err) = self.fail(e) {
+                        return Err(err);
+                    }
+                }
+            }
+        }
+    }
+
+    /// No more input to process: at end of stream, the connection is over.
+    fn end_of_input(&mut self, buf: &mut RecvBuf) -> Option<Ready> {
+        if !self.eof || self.state == State::Closed {
+            return None;
+        }
+        let report = matches!(self.rx_mode, RxMode::Normal | RxMode::CloseOnly);
+        self.frame = None;
+        self.msg = None;
+        buf.clear_input();
+        self.state = State::Closed;
+        self.rx_mode = RxMode::Dead;
+        self.close_deadline = None;
+        report.then_some(Ready::Abnormal)
+    }
+
+    fn next_header(&mut self, buf: &mut RecvBuf) -> Result<Flow, ProtocolError> {
+        match FrameHeader::parse(buf.input())? {
+            Status::Partial => Ok(Flow::NeedMore),
+            Status::Complete((header, n)) => {
+                buf.consume(n);
+                self.begin_frame(header)?;
+                Ok(Flow::Continue)
+            }
+        }
+    }
+
+    /// Checks a header against the protocol rules and sets up its frame.
+    fn begin_frame(&mut self, h: FrameHeader) -> Result<(), ProtocolError> {
+        // Until proven acceptable, the frame is skipped (if its length fits memory at all).
+        let len = usize::try_from(h.payload_len).map_err(|_| ProtocolError::FrameTooLarge)?;
+        let mut frame = RxFrame {
+            opcode: h.opcode,
+            fin: h.fin,
+            mask: h.mask,
+            kind: FrameKind::Skip,
+            len,
+            done: 0,
+            unmasked: 0,
+            checked: 0,
+        };
+        self.frame = Some(frame);
+        if self.rx_mode != RxMode::Normal {
+            // Closing: only the peer's Close matters.
+            if h.opcode == OpCode::Close && len <= 125 {
+                frame.kind = FrameKind::Control;
+                self.frame = Some(frame);
+            }
+            return Ok(());
+        }
+        if let OpCode::Reserved(op) = h.opcode {
+            return Err(ProtocolError::UnknownOpcode(op));
+        }
+        let control = h.opcode.is_control();
+        if h.rsv != 0
+            && (control || h.opcode == OpCode::Continuation || h.rsv & !self.claimed_rsv != 0)
+        {
+            return Err(ProtocolError::ReservedBits);
+        }
+        match (self.role, h.mask.is_some()) {
+            (Role::Server, false) => return Err(ProtocolError::UnmaskedFrame),
+            (Role::Client, true) => return Err(ProtocolError::MaskedFrame),
+            _ => {}
+        }
+        if control {
+            if len > 125 {
+                return Err(ProtocolError::ControlFrameTooLong);
+            }
+            if !h.fin {
+                return Err(ProtocolError::FragmentedControlFrame);
+            }
+            frame.kind = FrameKind::Control;
+            self.frame = Some(frame);
+            return Ok(());
+        }
+        if len > self.config.max_frame_size {
+            return Err(ProtocolError::FrameTooLarge);
+        }
+        let msg = match (h.opcode, self.msg) {
+            (OpCode::Continuation, None) => return Err(ProtocolError::UnexpectedContinuation),
+            (OpCode::Continuation, Some(mut m)) => {
+                m.fragments += 1;
+                if m.fragments > self.config.max_fragments {
+                    return Err(ProtocolError::TooManyFragments);
+                }
+                m.charged = m.charged.saturating_add(FRAGMENT_OVERHEAD);
+                if m.ext.is_none() {
+                    m.charged = m.charged.saturating_add(len);
+                }
+                m
+            }
+            (_, Some(_)) => return Err(ProtocolError::ExpectedContinuation),
+            (opcode, None) => {
+                let kind = if opcode == OpCode::Text {
+                    MessageKind::Text
+                } else {
+                    MessageKind::Binary
+                };
+                let ext = if h.rsv != 0 {
+                    Some(self.decode_start(h.rsv)?)
+                } else {
+                    None
+                };
+                // A decoded message is charged by its decoded size (checked as it is decoded).
+                let charged = if ext.is_some() { 0 } else { len };
+                RxMsg {
+                    kind,
+                    ext,
+                    fragments: 1,
+                    charged,
+                    checked: 0,
+                    decoded: 0,
+                }
+            }
+        };
+        if msg.charged > self.config.max_message_size {
+            return Err(ProtocolError::MessageTooLarge);
+        }
+        frame.kind = if msg.ext.is_some() {
+            FrameKind::Copy
+        } else if !self.config.assemble_messages {
+            FrameKind::Stream
+        } else if msg.fragments == 1 && h.fin {
+            FrameKind::Lend
+        } else {
+            FrameKind::Copy
+        };
+        self.msg = Some(msg);
+        self.frame = Some(frame);
+        Ok(())
+    }
+
+    /// The first frame of a data message carries claimed RSV bits: the claiming extension
+    /// decodes it. At most one extension transforms a message.
+    fn decode_start(&mut self, rsv: u8) -> Result<usize, ProtocolError> {
+        for (i, e) in self.extensions.iter_mut().enumerate() {
+            let bits = e.rsv_bits() & 0b111;
+            if bits & rsv == 0 {
+                continue;
+            }
+            if rsv & !bits != 0 {
+                // Bits of two extensions on one message: not supported.
+                return Err(ProtocolError::ReservedBits);
+            }
+            return match e.decode_start(rsv) {
+                Ok(true) => Ok(i),
+                Ok(false) => Err(ProtocolError::ReservedBits),
+                Err(err) => Err(ProtocolError::Extension(err)),
+            };
+        }
+        Err(ProtocolError::ReservedBits)
+    }
+
+    /// A single-frame message: unmask and validate what has arrived, lend it once complete.
+    fn lend_frame(&mut self, mut f: RxFrame, buf: &mut RecvBuf) -> Result<Flow, ProtocolError> {
+        let avail = buf.available().min(f.len);
+        let text = f.opcode == OpCode::Text;
+        if let (Some(key), Some(new)) = (f.mask, buf.input_mut().get_mut(f.unmasked..avail)) {
+            apply_mask(new, key, f.unmasked);
+        }
+        if avail == f.len {
+            self.frame = None;
+            self.msg = None;
+            self.note_activity();
+            buf.discard = f.len;
+            let src = Src::Input { off: 0, len: f.len };
+            // Text is validated once, when lent.
+            return Ok(Flow::Ready(if text {
+                Ready::Text { src, fin: true }
+            } else {
+                Ready::Binary { src, fin: true }
+            }));
+        }
+        // Partial: fail fast on invalid text without waiting for the rest.
+        f.unmasked = avail;
+        if text && avail > f.checked {
+            f.checked += valid_prefix(buf.input().get(f.checked..avail).unwrap_or_default())?;
+        }
+        self.frame = Some(f);
+        Ok(Flow::NeedMore)
+    }
+
+    /// Appends (or decodes) what has arrived of the frame to the message buffer.
+    fn copy_frame(&mut self, mut f: RxFrame, buf: &mut RecvBuf) -> Result<Flow, ProtocolError> {
+        let Some(mut m) = self.msg else {
+            self.frame = None;
+            return Ok(Flow::Continue);
+        };
+        let avail = buf.available().min(f.len - f.done);
+        let last = f.done + avail == f.len;
+        if avail == 0 && !last {
+            return Ok(Flow::NeedMore);
+        }
+        let fin = last && f.fin;
+        let from = buf.start;
+        let piece = buf.data.get_mut(from..from + avail).unwrap_or_default();
+        if let Some(key) = f.mask {
+            apply_mask(piece, key, f.done);
+        }
+        let ext = m.ext.and_then(|i| self.extensions.get_mut(i));
+        match ext {
+            Some(e) => {
+                let budget = self
+                    .config
+                    .max_message_size
+                    .saturating_sub(m.charged)
+                    .saturating_sub(m.decoded);
+                let max_len = buf.msg.len().saturating_add(budget);
+                let before = buf.msg.len();
+                e.decode(piece, fin, &mut buf.msg, max_len)
+                    .map_err(ProtocolError::Extension)?;
+                if buf.msg.len() > max_len {
+                    return Err(ProtocolError::MessageTooLarge);
+                }
+                m.decoded += buf.msg.len().saturating_sub(before);
+            }
+            None => buf.msg.extend_from_slice(piece),
+        }
+        buf.consume(avail);
+        f.done += avail;
+        self.frame = if last { None } else { Some(f) };
+        let text = m.kind == MessageKind::Text;
+        if text && buf.msg.len() > m.checked {
+            m.checked += valid_prefix(buf.msg.get(m.checked..).unwrap_or_default())?;
+        }
+        let total = buf.msg.len();
+        if fin {
+            if text && m.checked != total {
+                return Err(ProtocolError::InvalidUtf8);
+            }
+            self.msg = None;
+            self.note_activity();
+            buf.msg_drain = total;
+            return Ok(Flow::Ready(data_ready(m.kind, Src::Msg(total), true)));
+        }
+        if !self.config.assemble_messages {
+            // Streaming a decoded message: lend what is complete.
+            let deliver = if text { m.checked } else { total };
+            if deliver > 0 {
+                if text {
+                    m.checked = 0;
+                }
+                buf.msg_drain = deliver;
+                self.msg = Some(m);
+                return Ok(Flow::Ready(data_ready(m.kind, Src::Msg(deliver), false)));
+            }
+        }
+        self.msg = Some(m);
+        Ok(if last { Flow::Continue } else { Flow::NeedMore })
+    }
+
+    /// Streaming without extension: lend pieces straight from the input buffer.
+    fn stream_frame(&mut self, mut f: RxFrame, buf: &mut RecvBuf) -> Result<Flow, ProtocolError> {
+        let avail = buf.available().min(f.len - f.done);
+        if avail > f.unmasked {
+            if let (Some(key), Some(new)) = (f.mask, buf.input_mut().get_mut(f.unmasked..avail)) {
+                apply_mask(new, key, f.done + f.unmasked);
+            }
+            f.unmasked = avail;
+        }
+        let arrived = f.done + avail == f.len;
+        let kind = self.msg.map_or(MessageKind::Binary, |m| m.kind);
+        if kind == MessageKind::Binary {
+            if avail > 0 || (arrived && f.fin) {
+                return Ok(self.deliver_input(
+                    f,
+                    buf,
+                    avail,
+                    arrived && f.fin,
+                    MessageKind::Binary,
+                ));
+            }
+            self.frame = if arrived { None } else { Some(f) };
+            return Ok(if arrived {
+                Flow::Continue
+            } else {
+                Flow::NeedMore
+            });
+        }
+        if !buf.carry.is_empty() {
+            // Finish the character split across frames and lend it alone.
+            let from = buf.start;
+            let head = buf.data.get(from..from + avail).unwrap_or_default();
+            let (taken, complete) = buf.carry.complete(head)?;
+            buf.consume(taken);
+            f.done += taken;
+            f.unmasked -= taken;
+            let all = f.done == f.len;
+            self.frame = if all { None } else { Some(f) };
+            if complete {
+                buf.carry_lent = true;
+                let fin = all && f.fin;
+                if fin {
+                    self.msg = None;
+                    self.note_activity();
+                }
+                return Ok(Flow::Ready(Ready::Text {
+                    src: Src::Carry,
+                    fin,
+                }));
+            }
+            if all && f.fin {
+                return Err(ProtocolError::InvalidUtf8);
+            }
+            return Ok(if all { Flow::Continue } else { Flow::NeedMore });
+        }
+        if avail > f.checked {
+            f.checked += valid_prefix(buf.input().get(f.checked..avail).unwrap_or_default())?;
+        }
+        if arrived {
+            let tail = avail - f.checked;
+            if f.fin {
+                if tail > 0 {
+                    return Err(ProtocolError::InvalidUtf8);
+                }
+                return Ok(self.deliver_input(f, buf, avail, true, MessageKind::Text));
+            }
+            if f.checked > 0 {
+                return Ok(self.deliver_input(f, buf, f.checked, false, MessageKind::Text));
+            }
+            // Only an incomplete character is left: carry it into the next frame.
+            let from = buf.start;
+            buf.carry
+                .set(buf.data.get(from..from + tail).unwrap_or_default());
+            buf.consume(tail);
+            self.frame = None;
+            return Ok(Flow::Continue);
+        }
+        if f.checked > 0 {
+            return Ok(self.deliver_input(f, buf, f.checked, false, MessageKind::Text));
+        }
+        self.frame = Some(f);
+        Ok(Flow::NeedMore)
+    }
+
+    /// Lends `n` bytes from the front of the input as a streamed chunk.
+    fn deliver_input(
+        &mut self,
+        mut f: RxFrame,
+        buf: &mut RecvBuf,
+        n: usize,
+        fin: bool,
+        kind: MessageKind,
+    ) -> Flow {
+        buf.discard = n;
+        f.done += n;
+        f.unmasked -= n;
+        f.checked = f.checked.saturating_sub(n);
+        self.frame = if f.done == f.len { None } else { Some(f) };
+        if fin {
+            self.msg = None;
+            self.note_activity();
+        }
+        Flow::Ready(data_ready(kind, Src::Input { off: 0, len: n }, fin))
+    }
+
+    /// Ping, pong or close, once its whole payload is here.
+    fn control_frame(&mut self, f: RxFrame, buf: &mut RecvBuf) -> Result<Flow, ProtocolError> {
+        if buf.available() < f.len {
+            return Ok(Flow::NeedMore);
+        }
+        let len = f.len;
+        if let (Some(key), Some(payload)) = (f.mask, buf.input_mut().get_mut(..len)) {
+            apply_mask(payload, key, 0);
+        }
+        self.frame = None;
+        let normal = self.rx_mode == RxMode::Normal;
+        let src = Src::Input { off: 0, len };
+        match f.opcode {
+            OpCode::Ping if normal => {
+                if self.config.auto_pong && self.state == State::Open && !self.close_sent {
+                    let payload = buf.data.get(buf.start..buf.start + len).unwrap_or_default();
+                    self.queue_auto_pong(payload);
+                }
+                buf.discard = len;
+                Ok(Flow::Ready(Ready::Ping(src)))
+            }
+            OpCode::Pong if normal => {
+                buf.discard = len;
+                Ok(Flow::Ready(Ready::Pong(src)))
+            }
+            OpCode::Close => self.peer_close(len, buf),
+            _ => {
+                buf.consume(len);
+                Ok(Flow::Continue)
+            }
+        }
+    }
+
+    /// The peer's Close frame (its payload at the front of the input).
+    fn peer_close(&mut self, len: usize, buf: &mut RecvBuf) -> Result<Flow, ProtocolError> {
+        let parsed = parse_close(buf.input().get(..len).unwrap_or_default());
+        let mode = self.rx_mode;
+        let was_open = self.state == State::Open && !self.close_sent;
+        let code = match parsed {
+            Ok(code) => code,
+            Err(e) => {
+                buf.consume(len);
+                self.peer_close_seen = true;
+                if mode == RxMode::Silent {
+                    self.finish_closed();
+                    return Ok(Flow::Continue);
+                }
+                // `fail` answers with our error code, reports it, and ends the handshake.
+                self.rx_mode = mode;
+                return Err(e);
+            }
+        };
+        if was_open {
+            // Echo the code (an empty Close answers an empty one).
+            if len == 0 {
+                self.queue_close(None, "");
+            } else {
+                self.queue_close(Some(code), "");
+            }
+        }
+        self.peer_close_seen = true;
+        self.finish_closed();
+        if mode == RxMode::Silent {
+            buf.consume(len);
+            return Ok(Flow::Continue);
+        }
+        buf.discard = len;
+        let reason = if len >= 2 {
+            Src::Input {
+                off: 2,
+                len: len - 2,
+            }
+        } else {
+            Src::Input { off: 0, len: 0 }
+        };
+        Ok(Flow::Ready(Ready::Close { code, reason }))
+    }
+
+    /// Discards what has arrived of the frame.
+    fn skip_frame(&mut self, mut f: RxFrame, buf: &mut RecvBuf) -> Flow {
+        let n = buf.available().min(f.len - f.done);
+        buf.consume(n);
+        f.done += n;
+        if f.done == f.len {
+            self.frame = None;
+            Flow::Continue
+        } else {
+            self.frame = Some(f);
+            Flow::NeedMore
+        }
+    }
+}
+
+fn data_ready(kind: MessageKind, src: Src, fin: bool) -> Ready {
+    match kind {
+        MessageKind::Text => Ready::Text { src, fin },
+        MessageKind::Binary => Ready::Binary { src, fin },
+    }
+}

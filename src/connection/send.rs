@@ -1,0 +1,295 @@
+//! The send path: commands encoded into the outbound queue.
+
+use alloc::vec::Vec;
+
+use super::buffer::SHRINK_ABOVE;
+use super::{Core, MessageKind, Role, State, TxMsg, TxQueue};
+use crate::frame::{FrameHeader, OpCode, apply_mask};
+use crate::utf8::Utf8Carry;
+use crate::{Instant, SendError};
+
+impl TxQueue {
+    /// Bytes queued and not yet written.
+    #[inline]
+    pub(super) fn buffered(&self) -> usize {
+        self.out.len() - self.pos
+    }
+
+    /// The unwritten bytes.
+    #[inline]
+    pub(super) fn pending(&self) -> &[u8] {
+        self.out.get(self.pos..).unwrap_or_default()
+    }
+
+    /// `n` bytes were written.
+    pub(super) fn advance(&mut self, n: usize) {
+        let n = n.min(self.buffered());
+        self.pos += n;
+        self.written += n as u64;
+        while let Some(&end) = self.pongs.front() {
+            if end > self.written {
+                break;
+            }
+            self.pongs.pop_front();
+        }
+        if self.pos == self.out.len() {
+            self.out.clear();
+            self.pos = 0;
+            if self.out.capacity() > SHRINK_ABOVE {
+                self.out = Vec::new();
+            }
+            if self.pongs.is_empty() && self.pongs.capacity() > 4 {
+                self.pongs = Default::default();
+            }
+        }
+    }
+
+    /// Makes room for `n` more bytes, moving unwritten bytes to the front rather than growing
+    /// when that is enough.
+    fn reserve(&mut self, n: usize) {
+        if self.pos != 0 && self.out.capacity() - self.out.len() < n {
+            self.out.copy_within(self.pos.., 0);
+            self.out.truncate(self.out.len() - self.pos);
+            self.pos = 0;
+        }
+        self.out.reserve(n);
+    }
+
+    /// Bytes ahead of any frame (the handshake response).
+    pub(super) fn push_raw(&mut self, bytes: &[u8]) {
+        self.reserve(bytes.len());
+        self.out.extend_from_slice(bytes);
+    }
+
+    /// Queues one frame, masked with `key` if given.
+    pub(super) fn frame(
+        &mut self,
+        fin: bool,
+        rsv: u8,
+        opcode: OpCode,
+        payload: &[u8],
+        key: Option<[u8; 4]>,
+    ) {
+        let header = FrameHeader {
+            fin,
+            rsv,
+            opcode,
+            mask: key,
+            payload_len: payload.len() as u64,
+        };
+        let mut head = [0u8; FrameHeader::MAX_LEN];
+        let n = header.encode(&mut head);
+        self.reserve(n + payload.len());
+        self.out
+            .extend_from_slice(head.get(..n).unwrap_or_default());
+        let start = self.out.len();
+        self.out.extend_from_slice(payload);
+        if let (Some(key), Some(body)) = (key, self.out.get_mut(start..)) {
+            apply_mask(body, key, 0);
+        }
+    }
+
+    /// The offset (in `written` terms) just past the last queued byte.
+    pub(super) fn end_offset(&self) -> u64 {
+        self.written + self.buffered() as u64
+    }
+
+    /// Frees the queue's memory if it is empty.
+    pub(super) fn release_empty(&mut self) {
+        if self.buffered() == 0 {
+            self.out = Vec::new();
+            self.pos = 0;
+        }
+        if self.pongs.is_empty() {
+            self.pongs = Default::default();
+        }
+    }
+}
+
+impl Core {
+    /// Records the latest time passed in; the first one starts the timers.
+    pub(super) fn tick(&mut self, now: Instant) {
+        let now = match self.now {
+            Some(seen) if seen > now => seen,
+            _ => now,
+        };
+        if self.now.is_none() {
+            self.last_rx.get_or_insert(now);
+            self.idle_since.get_or_insert(now);
+        }
+        self.now = Some(now);
+    }
+
+    /// Bytes arrived: the peer is alive.
+    pub(super) fn note_rx(&mut self, now: Instant) {
+        let now = self.now.map_or(now, |seen| seen.max(now));
+        self.last_rx = Some(now);
+        self.ping_sent = None;
+    }
+
+    /// A data message was sent or received (re-arms the idle timer; needs no `now`).
+    pub(super) fn note_activity(&mut self) {
+        if let Some(now) = self.now {
+            self.idle_since = Some(now);
+        }
+    }
+
+    /// Whether incoming bytes are still of interest.
+    pub(super) fn accepts_input(&self) -> bool {
+        !self.eof && self.rx_mode != super::RxMode::Dead
+    }
+
+    /// A masking key for a frame we send, if we are the client. Without an entropy source the
+    /// frames the protocol owes (pong, close reply) go out with a zero key (sends the
+    /// application asked for fail with [`SendError::NoEntropy`] instead).
+    pub(super) fn mask_key(&self) -> Option<[u8; 4]> {
+        match self.role {
+            Role::Server => None,
+            Role::Client => {
+                let mut key = [0u8; 4];
+                if let Some(fill) = self.config.random {
+                    fill(&mut key);
+                }
+                Some(key)
+            }
+        }
+    }
+
+    /// Checks that we may send frames the application asked for.
+    fn check_can_send(&self) -> Result<(), SendError> {
+        if self.state != State::Open || self.close_sent {
+            return Err(SendError::Closed);
+        }
+        if self.role == Role::Client && self.config.random.is_none() {
+            return Err(SendError::NoEntropy);
+        }
+        Ok(())
+    }
+
+    /// Queues a data message or fragment.
+    pub(super) fn send_data(
+        &mut self,
+        kind: MessageKind,
+        data: &[u8],
+        fin: bool,
+        whole: bool,
+        options: super::SendOptions,
+        validated: bool,
+    ) -> Result<(), SendError> {
+        self.check_can_send()?;
+        match (whole, self.tx_msg) {
+            (true, Some(_)) => return Err(SendError::MessageInProgress),
+            (false, Some(m)) if m.kind != kind => return Err(SendError::NoMessageInProgress),
+            _ => {}
+        }
+        if self.tx.buffered() >= self.config.max_send_queue {
+            return Err(SendError::Full);
+        }
+        let mut utf8 = self.tx_msg.map_or(Utf8Carry::new(), |m| m.utf8);
+        if kind == MessageKind::Text && !validated {
+            if whole {
+                if simdutf8::basic::from_utf8(data).is_err() {
+                    return Err(SendError::InvalidUtf8);
+                }
+            } else {
+                utf8.feed(data).map_err(|_| SendError::InvalidUtf8)?;
+                if fin && !utf8.is_empty() {
+                    return Err(SendError::InvalidUtf8);
+                }
+            }
+        }
+        let (opcode, ext, rsv) = match self.tx_msg {
+            Some(m) => (OpCode::Continuation, m.ext, 0),
+            None => {
+                let opcode = match kind {
+                    MessageKind::Text => OpCode::Text,
+                    MessageKind::Binary => OpCode::Binary,
+                };
+                let len = if whole { Some(data.len()) } else { None };
+                // At most one extension transforms a message: the first that claims it.
+                let mut claimed = (None, 0);
+                for (i, e) in self.extensions.iter_mut().enumerate() {
+                    if let Some(rsv) = e.encode_start(len, options.compress) {
+                        claimed = (Some(i), rsv & 0b111);
+                        break;
+                    }
+                }
+                (opcode, claimed.0, claimed.1)
+            }
+        };
+        match ext.and_then(|i| self.extensions.get_mut(i)) {
+            Some(e) => {
+                let mut enc = core::mem::take(&mut self.enc_buf);
+                enc.clear();
+                let res = e.encode(data, fin, &mut enc);
+                if let Err(err) = res {
+                    self.enc_buf = enc;
+                    self.tx_msg = None;
+                    return Err(SendError::Extension(err));
+                }
+                self.write_data(opcode, rsv, &enc, fin);
+                enc.clear();
+                if enc.capacity() > SHRINK_ABOVE {
+                    enc = Vec::new();
+                }
+                self.enc_buf = enc;
+            }
+            None => self.write_data(opcode, rsv, data, fin),
+        }
+        self.tx_msg = if fin {
+            None
+        } else {
+            Some(TxMsg { kind, ext, utf8 })
+        };
+        self.note_activity();
+        Ok(())
+    }
+
+    /// Frames a payload, split per `fragment_size`.
+    fn write_data(&mut self, opcode: OpCode, rsv: u8, payload: &[u8], fin: bool) {
+        match self.config.fragment_size {
+            Some(size) if size > 0 && payload.len() > size => {
+                let mut chunks = payload.chunks(size).peekable();
+                let mut first = true;
+                while let Some(chunk) = chunks.next() {
+                    let last = chunks.peek().is_none();
+                    let (op, bits) = if first {
+                        (opcode, rsv)
+                    } else {
+                        (OpCode::Continuation, 0)
+                    };
+                    let key = self.mask_key();
+                    self.tx.frame(fin && last, bits, op, chunk, key);
+                    first = false;
+                }
+            }
+            _ => {
+                let key = self.mask_key();
+                self.tx.frame(fin, rsv, opcode, payload, key);
+            }
+        }
+    }
+
+    /// Queues a ping or pong the application asked for.
+    pub(super) fn send_control(&mut self, opcode: OpCode, data: &[u8]) -> Result<(), SendError> {
+        self.check_can_send()?;
+        if data.len() > 125 {
+            return Err(SendError::ControlTooLong);
+        }
+        if opcode == OpCode::Ping && self.tx.buffered() >= self.config.max_send_queue {
+            return Err(SendError::Full);
+        }
+        let key = self.mask_key();
+        self.tx.frame(true, 0, opcode, data, key);
+        Ok(())
+    }
+
+    /// Queues the pong the protocol owes for a ping (never refused; counted against
+    /// `max_pending_pongs`).
+    pub(super) fn queue_auto_pong(&mut self, payload: &[u8]) {
+        let key = self.mask_key();
+        self.tx.frame(true, 0, OpCode::Pong, payload, key);
+        let end = self.tx.end_offset();
+        self.tx.pongs.push_back(end);
+    }
+}

@@ -1,0 +1,120 @@
+//! Shared test helpers: owned events, frame builders, a deterministic entropy source, and the
+//! client⇄server [`pair::Pair`].
+#![allow(dead_code, unreachable_pub)]
+
+pub mod pair;
+
+use wsproto::frame::{FrameHeader, OpCode, apply_mask};
+use wsproto::{CloseCode, Config, Connection, Error, Event, Role};
+
+/// The RFC 6455 §5.7 masking key.
+pub const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+
+/// Entropy that always yields the RFC 6455 §5.7 key (byte-exact client output in tests).
+pub fn fixed_random(buf: &mut [u8]) {
+    for (b, k) in buf.iter_mut().zip(KEY.iter().cycle()) {
+        *b = *k;
+    }
+}
+
+/// An owned copy of an [`Event`] or error, for assertions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ev {
+    Text(String, bool),
+    Binary(Vec<u8>, bool),
+    Ping(Vec<u8>),
+    Pong(Vec<u8>),
+    Close(u16, String),
+    Err(Error),
+}
+
+impl Ev {
+    pub fn text(s: &str) -> Ev {
+        Ev::Text(s.to_owned(), true)
+    }
+    pub fn binary(b: &[u8]) -> Ev {
+        Ev::Binary(b.to_vec(), true)
+    }
+}
+
+pub fn own(event: Event<'_>) -> Ev {
+    match event {
+        Event::Text { data, fin } => Ev::Text(data.to_owned(), fin),
+        Event::Binary { data, fin } => Ev::Binary(data.to_vec(), fin),
+        Event::Ping(p) => Ev::Ping(p.to_vec()),
+        Event::Pong(p) => Ev::Pong(p.to_vec()),
+        Event::Close(c) => Ev::Close(c.code.as_u16(), c.reason.to_owned()),
+    }
+}
+
+/// Drains `poll_event` (errors included) until `Ok(None)`.
+pub fn events(conn: &mut Connection) -> Vec<Ev> {
+    let mut out = Vec::new();
+    for _ in 0..1_000_000 {
+        match conn.poll_event() {
+            Ok(Some(e)) => out.push(own(e)),
+            Ok(None) => return out,
+            Err(e) => out.push(Ev::Err(e)),
+        }
+    }
+    panic!("poll_event never returned Ok(None)");
+}
+
+/// Takes everything queued for the peer.
+pub fn transmit(conn: &mut Connection) -> Vec<u8> {
+    let out = conn.poll_transmit().to_vec();
+    conn.advance_transmit(out.len());
+    out
+}
+
+/// A server with defaults.
+pub fn server() -> Connection {
+    Connection::new(Role::Server, Config::new())
+}
+
+/// A client with the fixed masking key.
+pub fn client() -> Connection {
+    Connection::new(Role::Client, Config::new().random(fixed_random))
+}
+
+/// Builds one frame. `rsv` as a 3-bit value.
+pub fn frame(fin: bool, rsv: u8, opcode: u8, payload: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {
+    let header = FrameHeader {
+        fin,
+        rsv,
+        opcode: OpCode::from_bits(opcode),
+        mask,
+        payload_len: payload.len() as u64,
+    };
+    let mut head = [0u8; FrameHeader::MAX_LEN];
+    let n = header.encode(&mut head);
+    let mut out = head[..n].to_vec();
+    let start = out.len();
+    out.extend_from_slice(payload);
+    if let Some(key) = mask {
+        apply_mask(&mut out[start..], key, 0);
+    }
+    out
+}
+
+/// A frame as a client sends it (masked with [`KEY`]).
+pub fn cframe(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
+    frame(fin, 0, opcode, payload, Some(KEY))
+}
+
+/// A frame as a server sends it (unmasked).
+pub fn sframe(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
+    frame(fin, 0, opcode, payload, None)
+}
+
+/// A Close payload.
+pub fn close_payload(code: u16, reason: &str) -> Vec<u8> {
+    let mut p = code.to_be_bytes().to_vec();
+    p.extend_from_slice(reason.as_bytes());
+    p
+}
+
+/// The unmasked close frame a server queues for `code`.
+pub fn server_close(code: CloseCode) -> Vec<u8> {
+    sframe(true, 0x8, &code.as_u16().to_be_bytes())
+}
