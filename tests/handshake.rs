@@ -541,7 +541,7 @@ fn server_extension_negotiation_in_client_order() {
         extensions: exts,
         ..
     } = s
-        .accept_parts(Accept::new().extension(Box::new(Toy::default())))
+        .accept_parts(Accept::new().extension(Toy::default()))
         .unwrap();
     assert!(
         bytes
@@ -574,7 +574,7 @@ fn server_extension_negotiation_in_client_order() {
         extensions: exts,
         ..
     } = s
-        .accept_parts(Accept::new().extension(Box::new(Toy::default())))
+        .accept_parts(Accept::new().extension(Toy::default()))
         .unwrap();
     assert!(!String::from_utf8_lossy(&bytes).contains("Extensions"));
     assert!(exts.is_empty());
@@ -636,6 +636,8 @@ fn http_crate_conversions() {
     let res: http::Response<()> = negotiate(&request, Accept::new()).unwrap().response.into();
     assert_eq!(res.status(), http::StatusCode::SWITCHING_PROTOCOLS);
     assert_eq!(res.headers()["upgrade"], "websocket");
+    let (parts, ()) = req.clone().into_parts();
+    assert_eq!(Request::try_from(&parts).unwrap(), request);
     *req.version_mut() = http::Version::HTTP_10;
     assert_eq!(
         Request::try_from(&req).unwrap_err(),
@@ -687,10 +689,10 @@ Sec-WebSocket-Protocol: chat, superchat\r\n\
     let mut c = client(
         "wss://[::1]:8443/a?b=c",
         ClientOptions::new()
-            .extension(Box::new(Toy {
+            .extension(Toy {
                 level: Some(7),
                 accepted: None,
-            }))
+            })
             .header("Authorization", "Bearer t")
             .header("Cookie", "a=1"),
     );
@@ -842,7 +844,7 @@ fn client_response_validation() {
         ),
         ExtensionNotOffered
     );
-    let toy = || o().extension(Box::new(Toy::default()));
+    let toy = || o().extension(Toy::default());
     assert_eq!(
         client_err(
             toy(),
@@ -879,10 +881,7 @@ fn client_response_validation() {
 
 #[test]
 fn client_extension_accepted() {
-    let mut c = client(
-        "ws://h/",
-        ClientOptions::new().extension(Box::new(Toy::default())),
-    );
+    let mut c = client("ws://h/", ClientOptions::new().extension(Toy::default()));
     assert_eq!(
         c.receive(&with_header("Sec-WebSocket-Extensions: x-toy;level=\"3\"")),
         Ok(Status::Complete(()))
@@ -899,10 +898,7 @@ fn client_extension_accepted() {
         )
     );
     // The server may decline: no header, no extension.
-    let mut c = client(
-        "ws://h/",
-        ClientOptions::new().extension(Box::new(Toy::default())),
-    );
+    let mut c = client("ws://h/", ClientOptions::new().extension(Toy::default()));
     assert_eq!(c.receive(GOOD_101), Ok(Status::Complete(())));
     assert!(c.extensions().is_empty());
 }
@@ -982,10 +978,10 @@ fn client_and_server_agree() {
         ClientOptions::new()
             .protocol("a")
             .protocol("b")
-            .extension(Box::new(Toy {
+            .extension(Toy {
                 level: Some(2),
                 accepted: None,
-            })),
+            }),
     );
     let mut s = ServerHandshake::new(ServerOptions::default());
     assert_eq!(s.receive(c.poll_transmit()), Ok(Status::Complete(())));
@@ -999,11 +995,7 @@ fn client_and_server_agree() {
         extensions: server_exts,
         ..
     } = s
-        .accept_parts(
-            Accept::new()
-                .protocol("b")
-                .extension(Box::new(Toy::default())),
-        )
+        .accept_parts(Accept::new().protocol("b").extension(Toy::default()))
         .unwrap();
     assert_eq!(server_exts.len(), 1);
     assert_eq!(c.receive(&bytes), Ok(Status::Complete(())));
@@ -1064,7 +1056,7 @@ fn client_run(pieces: &[&[u8]]) -> (Option<Result<(), HandshakeError>>, Option<R
         "ws://h/",
         ClientOptions::new()
             .max_response_bytes(200)
-            .extension(Box::new(Toy::default())),
+            .extension(Toy::default()),
     );
     let mut result = None;
     for p in pieces {

@@ -80,9 +80,9 @@ impl ClientOptions {
         self.version = version;
         self
     }
-    /// Offer an extension.
-    pub fn extension(mut self, extension: Box<dyn Extension>) -> Self {
-        self.extensions.push(extension);
+    /// Offer an extension (a fresh instance), after those already added.
+    pub fn extension(mut self, extension: impl Extension + 'static) -> Self {
+        self.extensions.push(Box::new(extension));
         self
     }
     /// See [`ClientOptions::max_response_bytes`].

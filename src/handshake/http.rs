@@ -42,6 +42,24 @@ impl<B> TryFrom<&http::Request<B>> for Request {
     }
 }
 
+impl TryFrom<&http::request::Parts> for Request {
+    type Error = HandshakeError;
+
+    /// Validates the parts of an `http::Request` (axum's `Parts` extractor); HTTP/1.1 only.
+    fn try_from(parts: &http::request::Parts) -> Result<Self, HandshakeError> {
+        if parts.version != http::Version::HTTP_11 {
+            return Err(HandshakeError::UnsupportedHttpVersion);
+        }
+        let target = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+        let headers: Vec<(&str, &[u8])> = parts
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_bytes()))
+            .collect();
+        Request::from_parts(parts.method.as_str(), target, &headers)
+    }
+}
+
 fn build<T>(status: u16, headers: &[(String, String)], body: T) -> http::Response<T> {
     let mut res = http::Response::new(body);
     *res.status_mut() =

@@ -266,9 +266,9 @@ impl Accept {
         self.headers.push((name.into(), value.into()));
         self
     }
-    /// Add an extension candidate.
-    pub fn extension(mut self, extension: Box<dyn Extension>) -> Self {
-        self.extensions.push(extension);
+    /// Add an extension candidate (a fresh instance).
+    pub fn extension(mut self, extension: impl Extension + 'static) -> Self {
+        self.extensions.push(Box::new(extension));
         self
     }
     /// Edit the final header list before it is written.
