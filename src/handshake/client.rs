@@ -488,3 +488,16 @@ fn content_length(headers: &[(String, Vec<u8>)]) -> Result<Option<usize>, Handsh
         (Some(_), Some(_)) => Err(HandshakeError::Malformed("repeated Content-Length")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_entropy_is_an_error() {
+        let mut config = Config::new();
+        config.random = None;
+        let e = ClientHandshake::new("ws://h/", ClientOptions::new().config(config)).unwrap_err();
+        assert_eq!(e, HandshakeError::NoEntropy);
+    }
+}
