@@ -24,6 +24,43 @@
 //! use wsproto::handshake::accept_key;
 //! assert_eq!(accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
 //! ```
+//!
+//! Both sides in memory (a real driver moves these bytes over a socket):
+//!
+//! ```
+//! use wsproto::handshake::{Accept, ClientHandshake, ClientOptions, ServerHandshake, ServerOptions};
+//! use wsproto::{Event, Instant, Status};
+//!
+//! let now = Instant::ZERO;
+//! let options = ClientOptions::new().protocol("chat").header("Cookie", "id=7");
+//! let mut client = ClientHandshake::new("ws://example.com/room?id=1", options)?;
+//! let mut server = ServerHandshake::new(ServerOptions::default());
+//!
+//! // Client -> server: the request, in chunks of any size.
+//! let request = client.poll_transmit().to_vec();
+//! client.advance_transmit(request.len());
+//! assert_eq!(server.receive(&request)?, Status::Complete(()));
+//!
+//! // The application looks at the request, then accepts (or rejects with a status).
+//! let req = server.request().unwrap();
+//! assert_eq!((req.path(), req.query(), req.host()), ("/room", Some("id=1"), Some("example.com")));
+//! assert_eq!(req.cookies().collect::<Vec<_>>(), [("id", "7")]);
+//! let accept = Accept::new().protocol("chat").header("Set-Cookie", "seen=1");
+//! let mut server_conn = server.accept(now, accept)?;
+//! server_conn.send_text("welcome").unwrap();
+//!
+//! // Server -> client: the 101 is the first thing the connection transmits.
+//! let response = server_conn.poll_transmit().to_vec();
+//! server_conn.advance_transmit(response.len());
+//! assert!(response.starts_with(b"HTTP/1.1 101 Switching Protocols\r\n"));
+//! assert_eq!(client.receive(&response)?, Status::Complete(()));
+//!
+//! // Bytes that followed the 101 are already in the client's connection.
+//! let (mut client_conn, response) = client.into_connection(now)?;
+//! assert_eq!(response.protocol(), Some("chat"));
+//! assert_eq!(client_conn.poll_event(), Ok(Some(Event::Text { data: "welcome", fin: true })));
+//! # Ok::<(), wsproto::handshake::HandshakeError>(())
+//! ```
 
 use alloc::boxed::Box;
 use alloc::string::String;
