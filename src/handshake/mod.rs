@@ -77,14 +77,17 @@ mod client;
 mod headers;
 #[cfg(feature = "http")]
 mod http;
+mod request;
+mod response;
 mod server;
 mod url;
 
 pub use client::{ClientHandshake, ClientOptions, ClientParts};
-pub use server::{
-    Accept, HeaderEditor, Negotiated, Reject, Request, ResponseParts, ServerHandshake,
-    ServerOptions, ServerParts, accept_parsed, negotiate,
+pub use request::Request;
+pub use response::{
+    Accept, HeaderEditor, Negotiated, Reject, ResponseParts, accept_parsed, negotiate,
 };
+pub use server::{ServerHandshake, ServerOptions, ServerParts};
 
 /// The GUID of RFC 6455 §1.3, appended to the key before hashing.
 const GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
