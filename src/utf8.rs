@@ -9,7 +9,10 @@
 
 /// The bytes cannot be part of valid UTF-8, whatever follows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Invalid;
+pub(crate) struct Invalid {
+    /// Bytes before the error that are complete valid characters.
+    pub(crate) valid_up_to: usize,
+}
 
 /// The length of the longest prefix of `bytes` made of complete valid characters, if the rest
 /// (at most 3 bytes) is a valid start of a character. `Err` if `bytes` is invalid.
@@ -23,7 +26,9 @@ pub(crate) fn valid_prefix(bytes: &[u8]) -> Result<usize, Invalid> {
     match simdutf8::compat::from_utf8(bytes) {
         Ok(_) => Ok(bytes.len()),
         Err(e) if e.error_len().is_none() => Ok(e.valid_up_to()),
-        Err(_) => Err(Invalid),
+        Err(e) => Err(Invalid {
+            valid_up_to: e.valid_up_to(),
+        }),
     }
 }
 
@@ -75,7 +80,7 @@ impl Utf8Carry {
     /// were taken and whether the character is now complete. `Err` if it cannot be valid.
     pub(crate) fn complete(&mut self, bytes: &[u8]) -> Result<(usize, bool), Invalid> {
         let Some(&lead) = self.bytes.first() else {
-            return Err(Invalid);
+            return Err(Invalid { valid_up_to: 0 });
         };
         let width = char_width(lead);
         let have = usize::from(self.len);
@@ -89,7 +94,7 @@ impl Utf8Carry {
             *dst = *src;
         }
         self.len = (have + take) as u8;
-        match valid_prefix(self.as_bytes())? {
+        match valid_prefix(self.as_bytes()).map_err(|_| Invalid { valid_up_to: 0 })? {
             n if n == usize::from(self.len) => Ok((take, true)),
             _ => Ok((take, false)),
         }
@@ -146,10 +151,13 @@ mod tests {
         assert_eq!(valid_prefix(&"κόσμε".as_bytes()[..9]), Ok(8));
         assert_eq!(valid_prefix(&[b'a', 0xF0, 0x9F]), Ok(1));
         // Fail fast: F4 90 can never be valid (above U+10FFFF), nor can ED A0 (a surrogate).
-        assert_eq!(valid_prefix(&[b'a', 0xF4, 0x90]), Err(Invalid));
-        assert_eq!(valid_prefix(&[0xED, 0xA0]), Err(Invalid));
-        assert_eq!(valid_prefix(&[0xFF]), Err(Invalid));
-        assert_eq!(valid_prefix(&[0xC0, 0x80]), Err(Invalid));
+        assert_eq!(
+            valid_prefix(&[b'a', 0xF4, 0x90]),
+            Err(Invalid { valid_up_to: 1 })
+        );
+        assert_eq!(valid_prefix(&[0xED, 0xA0]), Err(Invalid { valid_up_to: 0 }));
+        assert_eq!(valid_prefix(&[0xFF]), Err(Invalid { valid_up_to: 0 }));
+        assert_eq!(valid_prefix(&[0xC0, 0x80]), Err(Invalid { valid_up_to: 0 }));
     }
 
     #[test]
@@ -170,7 +178,7 @@ mod tests {
         // Invalid continuation after a carried lead byte, state unchanged on error.
         let mut c = Utf8Carry::new();
         c.feed(&[0xF4]).unwrap();
-        assert_eq!(c.feed(&[0x90]), Err(Invalid));
+        assert_eq!(c.feed(&[0x90]), Err(Invalid { valid_up_to: 0 }));
         assert_eq!(c.as_bytes(), &[0xF4]);
         c.feed(&[0x8F, 0xBF, 0xBF]).unwrap();
         assert!(c.is_empty());

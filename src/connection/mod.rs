@@ -243,6 +243,8 @@ struct Core {
     close_transport: bool,
     /// An error to report from the next `poll_event`.
     pending_error: Option<Error>,
+    /// A protocol error found while lending the valid data before it.
+    rx_fail: Option<crate::ProtocolError>,
     close_deadline: Option<Instant>,
     /// Client: closed, waiting for the server to close the transport.
     linger_deadline: Option<Instant>,
@@ -286,6 +288,7 @@ impl Connection {
                 peer_close_seen: false,
                 close_transport: false,
                 pending_error: None,
+                rx_fail: None,
                 close_deadline: None,
                 linger_deadline: None,
                 last_rx: None,

@@ -144,9 +144,10 @@ impl Core {
                 buf.clear_input();
                 return Ok(self.end_of_input(buf));
             }
-            let flow = match self.frame {
-                None => self.next_header(buf),
-                Some(frame) => match frame.kind {
+            let flow = match (self.rx_fail.take(), self.frame) {
+                (Some(e), _) => Err(e),
+                (None, None) => self.next_header(buf),
+                (None, Some(frame)) => match frame.kind {
                     FrameKind::Lend => self.lend_frame(frame, buf),
                     FrameKind::Copy => self.copy_frame(frame, buf),
                     FrameKind::Stream => self.stream_frame(frame, buf),
@@ -398,14 +399,35 @@ impl Core {
         f.done += avail;
         self.frame = if last { None } else { Some(f) };
         let text = m.kind == MessageKind::Text;
+        let streaming = !self.config.assemble_messages;
+        let mut invalid = false;
         if text && buf.msg.len() > m.checked {
-            m.checked += valid_prefix(buf.msg.get(m.checked..).unwrap_or_default())?;
+            match valid_prefix(buf.msg.get(m.checked..).unwrap_or_default()) {
+                Ok(n) => m.checked += n,
+                Err(e) if streaming => {
+                    m.checked += e.valid_up_to;
+                    invalid = true;
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
         let total = buf.msg.len();
-        if fin {
-            if text && m.checked != total {
+        if text && fin && m.checked != total {
+            invalid = true;
+        }
+        if invalid {
+            // Streaming: lend the valid text before the error, as it came in wire order.
+            if m.checked == 0 || !streaming {
                 return Err(ProtocolError::InvalidUtf8);
             }
+            self.rx_fail = Some(ProtocolError::InvalidUtf8);
+            let deliver = m.checked;
+            m.checked = 0;
+            buf.msg_drain = deliver;
+            self.msg = Some(m);
+            return Ok(Flow::Ready(data_ready(m.kind, Src::Msg(deliver), false)));
+        }
+        if fin {
             self.msg = None;
             self.note_activity();
             buf.msg_drain = total;
@@ -483,13 +505,19 @@ impl Core {
             return Ok(if all { Flow::Continue } else { Flow::NeedMore });
         }
         if avail > f.checked {
-            f.checked += valid_prefix(buf.input().get(f.checked..avail).unwrap_or_default())?;
+            match valid_prefix(buf.input().get(f.checked..avail).unwrap_or_default()) {
+                Ok(n) => f.checked += n,
+                Err(e) => {
+                    f.checked += e.valid_up_to;
+                    return self.fail_after(f, buf);
+                }
+            }
         }
         if arrived {
             let tail = avail - f.checked;
             if f.fin {
                 if tail > 0 {
-                    return Err(ProtocolError::InvalidUtf8);
+                    return self.fail_after(f, buf);
                 }
                 return Ok(self.deliver_input(f, buf, avail, true, MessageKind::Text));
             }
@@ -509,6 +537,16 @@ impl Core {
         }
         self.frame = Some(f);
         Ok(Flow::NeedMore)
+    }
+
+    /// Invalid text while streaming: lend the valid text before it first (wire order, and the
+    /// same events however the input was split), then fail.
+    fn fail_after(&mut self, f: RxFrame, buf: &mut RecvBuf) -> Result<Flow, ProtocolError> {
+        if f.checked == 0 {
+            return Err(ProtocolError::InvalidUtf8);
+        }
+        self.rx_fail = Some(ProtocolError::InvalidUtf8);
+        Ok(self.deliver_input(f, buf, f.checked, false, MessageKind::Text))
     }
 
     /// Lends `n` bytes from the front of the input as a streamed chunk.

@@ -24,6 +24,8 @@ pub mod mask;
 
 pub use close::CloseCode;
 pub use mask::apply_mask;
+#[doc(hidden)]
+pub use mask::apply_mask_naive;
 
 use crate::{ProtocolError, Status};
 
