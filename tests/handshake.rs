@@ -1131,3 +1131,82 @@ proptest! {
         prop_assert_eq!(whole, split);
     }
 }
+
+#[test]
+fn hostile_list_values_parse_in_one_pass() {
+    // ws CVE-2021-32640: a regex over Sec-WebSocket-Protocol went quadratic. Ours is one pass;
+    // these near-cap values must simply parse (or fail) like any other.
+    let protocols = format!("Sec-WebSocket-Protocol: {}x", "a,".repeat(3500));
+    let mut lines = GOOD.to_vec();
+    lines.push(&protocols);
+    let (s, r) = server_receive(&request_with(&lines));
+    assert_eq!(r, Ok(Status::Complete(())));
+    assert_eq!(s.request().unwrap().protocols().len(), 3501);
+
+    let spaces = format!("Sec-WebSocket-Protocol: a{}b", " ".repeat(7000));
+    let mut lines = GOOD.to_vec();
+    lines.push(&spaces);
+    expect_failure(
+        &request_with(&lines),
+        HandshakeError::InvalidProtocolHeader,
+        400,
+    );
+
+    let quotes = format!("Sec-WebSocket-Extensions: x; p=\"{}", "\\\"".repeat(3500));
+    let mut lines = GOOD.to_vec();
+    lines.push(&quotes);
+    expect_failure(
+        &request_with(&lines),
+        HandshakeError::InvalidExtensionHeader,
+        400,
+    );
+
+    let params = format!("Sec-WebSocket-Extensions: x{}", "; p".repeat(2300));
+    let mut lines = GOOD.to_vec();
+    lines.push(&params);
+    let (s, r) = server_receive(&request_with(&lines));
+    assert_eq!(r, Ok(Status::Complete(())));
+    assert_eq!(s.request().unwrap().extensions()[0].params.len(), 2300);
+}
+
+#[test]
+fn client_header_count_cap() {
+    let extra: String = (0..10).map(|i| format!("X-{i}: v\r\n")).collect();
+    let mut resp = GOOD_101[..GOOD_101.len() - 2].to_vec();
+    resp.extend_from_slice(extra.as_bytes());
+    resp.extend_from_slice(b"\r\n");
+    let e = client_err(ClientOptions::new().max_headers(12), &resp);
+    assert_eq!(e, HandshakeError::TooManyHeaders);
+    let mut c = client("ws://h/", ClientOptions::new().max_headers(13));
+    assert_eq!(c.receive(&resp), Ok(Status::Complete(())));
+}
+
+#[test]
+fn request_targets() {
+    let h: &[(&str, &[u8])] = &[
+        ("Host", b"h"),
+        ("Upgrade", b"websocket"),
+        ("Connection", b"Upgrade"),
+        ("Sec-WebSocket-Key", b"dGhlIHNhbXBsZSBub25jZQ=="),
+        ("Sec-WebSocket-Version", b"13"),
+    ];
+    let path_query = |t: &str| {
+        let r = Request::from_parts("GET", t, h).unwrap();
+        (String::from(r.path()), r.query().map(String::from))
+    };
+    assert_eq!(path_query("/"), ("/".into(), None));
+    assert_eq!(path_query("/?"), ("/".into(), Some("".into())));
+    assert_eq!(path_query("/a?b?c"), ("/a".into(), Some("b?c".into())));
+    assert_eq!(path_query("wss://h"), ("/".into(), None));
+    assert_eq!(
+        path_query("http://h:1/x/y?z"),
+        ("/x/y".into(), Some("z".into()))
+    );
+    for bad in ["*", "", "h/x"] {
+        assert_eq!(
+            Request::from_parts("GET", bad, h).unwrap_err(),
+            HandshakeError::Malformed("request target"),
+            "{bad}"
+        );
+    }
+}
