@@ -142,7 +142,9 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Protocol(e) => write!(f, "protocol error: {e} (closed with {})", e.close_code()),
-            Error::TimedOut(Timeout::Close) => f.write_str("timed out waiting for the peer's close"),
+            Error::TimedOut(Timeout::Close) => {
+                f.write_str("timed out waiting for the peer's close")
+            }
             Error::TimedOut(Timeout::Keepalive) => f.write_str("peer not responding"),
             Error::TimedOut(Timeout::Idle) => f.write_str("idle timeout"),
             Error::Dropped(code) => write!(f, "connection dropped locally with {code}"),
@@ -195,7 +197,9 @@ impl fmt::Display for SendError {
             SendError::ReasonTooLong => f.write_str("close reason over 123 bytes"),
             SendError::InvalidUtf8 => f.write_str("text is not valid UTF-8"),
             SendError::MessageInProgress => f.write_str("a fragmented message is in progress"),
-            SendError::NoMessageInProgress => f.write_str("no matching fragmented message in progress"),
+            SendError::NoMessageInProgress => {
+                f.write_str("no matching fragmented message in progress")
+            }
             SendError::NoEntropy => f.write_str("no entropy source for masking keys"),
             SendError::Extension(e) => write!(f, "extension error: {e}"),
         }

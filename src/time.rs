@@ -38,7 +38,11 @@ impl Instant {
     /// An instant `d` after the epoch (saturating at about 584 years).
     pub const fn from_duration(d: Duration) -> Self {
         let n = d.as_nanos();
-        Instant(if n > u64::MAX as u128 { u64::MAX } else { n as u64 })
+        Instant(if n > u64::MAX as u128 {
+            u64::MAX
+        } else {
+            n as u64
+        })
     }
 
     /// Nanoseconds since the epoch.
@@ -59,7 +63,11 @@ impl Instant {
     /// `self + d`, saturating at the far future.
     pub const fn saturating_add(self, d: Duration) -> Instant {
         let n = d.as_nanos();
-        let n = if n > u64::MAX as u128 { u64::MAX } else { n as u64 };
+        let n = if n > u64::MAX as u128 {
+            u64::MAX
+        } else {
+            n as u64
+        };
         Instant(self.0.saturating_add(n))
     }
 }
