@@ -1,6 +1,86 @@
 //! # wsproto: a sans-IO WebSocket protocol engine
 //!
-//! (crate docs: being written)
+//! `wsproto` implements the WebSocket protocol (RFC 6455) and permessage-deflate (RFC 7692) as
+//! a pure state machine: bytes and time go in, events and bytes come out. The core never
+//! touches a socket, a clock or the operating system, so it runs in any event loop, async
+//! runtime, game engine or `no_std` firmware, and it is easy to fuzz.
+//!
+//! ```text
+//!              receive(now, bytes) / recv_buf + commit_recv        send_text / send_binary /
+//!   network ─────────────────────────────────────────►┌────────────┐◄─ send_ping / close (commands)
+//!                                                      │ Connection │
+//!   network ◄──────────── poll_transmit / advance_transmit │      ├──► poll_event: Event<'_>
+//!                                                      └────────────┘    (Text, Binary, Ping, Pong, Close)
+//!   clock   ──── handle_timeout(now) ◄──── poll_timeout ────┘
+//! ```
+//!
+//! ## Getting started
+//!
+//! The opening handshake lives in [`handshake`] ([`handshake::ClientHandshake`],
+//! [`handshake::ServerHandshake`]); it yields a [`Connection`]. A connection can also be made
+//! directly, e.g. after another HTTP server did the upgrade. Here a client and a server talk
+//! through memory:
+//!
+//! ```
+//! use wsproto::{CloseCode, Config, Connection, Event, Instant, Role, State};
+//!
+//! let now = Instant::ZERO;
+//! let mut client = Connection::new(Role::Client, Config::new());
+//! let mut server = Connection::new(Role::Server, Config::new());
+//!
+//! client.send_text("hello").unwrap();
+//! // Driver step: write out what the connection queued (here: straight into the peer).
+//! let out = client.poll_transmit().to_vec();
+//! client.advance_transmit(out.len());
+//! server.receive(now, &out);
+//!
+//! // Drain events; they borrow the connection's buffer until the next call.
+//! match server.poll_event() {
+//!     Ok(Some(Event::Text { data, fin: true })) => assert_eq!(data, "hello"),
+//!     other => panic!("unexpected {other:?}"),
+//! }
+//! assert_eq!(server.poll_event(), Ok(None));
+//!
+//! // Closing handshake: the server echoes the client's Close automatically.
+//! client.close(now, CloseCode::NORMAL, "bye").unwrap();
+//! let out = client.poll_transmit().to_vec();
+//! client.advance_transmit(out.len());
+//! server.receive(now, &out);
+//! assert!(matches!(server.poll_event(), Ok(Some(Event::Close(f))) if f.code == CloseCode::NORMAL));
+//! let echo = server.poll_transmit().to_vec();
+//! server.advance_transmit(echo.len());
+//! assert!(server.should_close_transport()); // the server closes TCP first (RFC 6455 §7.1.1)
+//! client.receive(now, &echo);
+//! assert!(matches!(client.poll_event(), Ok(Some(Event::Close(_)))));
+//! assert_eq!(client.state(), State::Closed);
+//! ```
+//!
+//! A real driver loops: read from the transport into [`Connection::recv_buf`] (or pass a
+//! slice to [`Connection::receive`]), drain [`Connection::poll_event`], write
+//! [`Connection::poll_transmit`] and report it with [`Connection::advance_transmit`], then sleep
+//! until [`Connection::poll_timeout`] and call [`Connection::handle_timeout`]. The adapters in
+//! [`io`] (feature `std`, `tokio`, `futures-io`) are exactly that loop, written once.
+//!
+//! ## Safety and limits
+//!
+//! `#![forbid(unsafe_code)]`. Peer input never panics: every malformed frame maps to a
+//! [`ProtocolError`] whose [`close_code`](ProtocolError::close_code) is what goes on the wire,
+//! and every limit ([`Config`]: frame, message, fragments, send queue, pending pongs; handshake
+//! header bytes and count) has a safe default and is decided before memory is committed.
+//! Normal closure is an [`Event::Close`], never an error.
+//!
+//! ## Crate features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `std` | yes | OS entropy ([`rand::os_random`]), the blocking adapter ([`io`]) |
+//! | `tokio` | no | tokio adapter: `connect`, `accept`, `WebSocket` as `Stream` + `Sink` |
+//! | `futures-io` | no | futures-io adapter for async-std and smol |
+//! | `async-std` | no | alias of `futures-io` |
+//! | `http` | no | conversions from `http::Request` and to `http::Response` |
+//!
+//! Without `std` the crate is `no_std` + `alloc`; supply an entropy source with
+//! [`Config::random`] for client masking keys.
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
