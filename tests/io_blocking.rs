@@ -1,0 +1,146 @@
+//! The blocking adapter over loopback TCP (a socket pair) and over an in-memory stream.
+#![cfg(feature = "std")]
+
+use std::net::{TcpListener, TcpStream};
+use std::thread;
+use std::time::Duration;
+
+use wsproto::handshake::{Accept, ClientOptions, Request};
+use wsproto::io::blocking::{self, WebSocket};
+use wsproto::io::{AcceptOptions, CloseFrame, Error, Message};
+use wsproto::{CloseCode, Config, Timeout};
+
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 13 + 5) as u8).collect()
+}
+
+fn echo(mut ws: WebSocket<TcpStream>) -> Vec<Message> {
+    let mut seen = Vec::new();
+    while let Some(item) = ws.recv() {
+        let m = item.expect("server error");
+        if m.is_data() {
+            let _ = ws.send(m.clone());
+        }
+        seen.push(m);
+    }
+    seen
+}
+
+fn server(options: AcceptOptions) -> (String, thread::JoinHandle<Vec<Message>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let handle = thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let ws = blocking::accept_with(stream, options, |r: &Request| {
+            let protocol = r.protocols().first().cloned();
+            Ok(Accept {
+                protocol,
+                ..Accept::default()
+            })
+        })
+        .unwrap();
+        echo(ws)
+    });
+    (format!("ws://{addr}/path"), handle)
+}
+
+#[test]
+fn loopback_echo_and_close() {
+    let (url, handle) = server(AcceptOptions::default());
+    let (mut ws, response) =
+        blocking::connect(&url, ClientOptions::default().protocol("p1")).unwrap();
+    assert_eq!(response.status, 101);
+    assert_eq!(ws.protocol(), Some("p1"));
+    let sent = vec![
+        Message::text("hello"),
+        Message::text(""),
+        Message::text("日本語 ✓"),
+        Message::binary(vec![]),
+        Message::binary(pattern(125)),
+        Message::binary(pattern(1 << 20)),
+    ];
+    for m in &sent {
+        ws.send(m.clone()).unwrap();
+        assert_eq!(ws.recv().unwrap().unwrap(), *m);
+    }
+    ws.close(CloseCode::NORMAL, "bye").unwrap();
+    assert!(ws.recv().is_none());
+    let mut expected = sent;
+    expected.push(Message::Close(Some(CloseFrame::new(
+        CloseCode::NORMAL,
+        "bye",
+    ))));
+    assert_eq!(handle.join().unwrap(), expected);
+}
+
+#[test]
+fn server_close_then_end() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let handle = thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut ws = blocking::accept(stream).unwrap();
+        ws.close(CloseCode::from(4001), "server-initiated").unwrap();
+    });
+    let (mut ws, _) =
+        blocking::connect(&format!("ws://{addr}/"), ClientOptions::default()).unwrap();
+    assert_eq!(
+        ws.recv().unwrap().unwrap(),
+        Message::Close(Some(CloseFrame::new(
+            CloseCode::from(4001),
+            "server-initiated"
+        )))
+    );
+    assert!(ws.recv().is_none());
+    handle.join().unwrap();
+}
+
+#[test]
+fn handshake_timeout_on_a_silent_client() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let _silent = TcpStream::connect(addr).unwrap();
+    let (stream, _) = listener.accept().unwrap();
+    let options = AcceptOptions::default().handshake_timeout(Some(Duration::from_millis(100)));
+    let result = blocking::accept_with(stream, options, wsproto::io::AcceptAll);
+    assert!(matches!(result, Err(Error::HandshakeTimeout)), "{result:?}");
+}
+
+#[test]
+fn close_timeout_against_a_peer_that_never_answers() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let handle = thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let ws = blocking::accept(stream).unwrap();
+        // Hold the connection without reading until the client is done.
+        rx.recv().unwrap();
+        drop(ws);
+    });
+    let config = Config::new().close_timeout(Duration::from_millis(200));
+    let (mut ws, _) = blocking::connect(
+        &format!("ws://{addr}/"),
+        ClientOptions::default().config(config),
+    )
+    .unwrap();
+    let result = ws.close(CloseCode::NORMAL, "");
+    assert!(
+        matches!(
+            result,
+            Err(Error::Connection(wsproto::Error::TimedOut(Timeout::Close)))
+        ),
+        "{result:?}"
+    );
+    tx.send(()).unwrap();
+    handle.join().unwrap();
+}
+
+#[test]
+fn io_error_conversion_keeps_the_kind() {
+    let e: std::io::Error = Error::HandshakeTimeout.into();
+    assert_eq!(e.kind(), std::io::ErrorKind::TimedOut);
+    let e: std::io::Error = Error::Send(wsproto::SendError::Closed).into();
+    assert_eq!(e.kind(), std::io::ErrorKind::NotConnected);
+    assert!(e.get_ref().is_some());
+}

@@ -1,0 +1,587 @@
+//! The tokio adapter over in-memory duplex streams and loopback TCP, with virtual time for
+//! the timers.
+#![cfg(feature = "tokio")]
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream, duplex};
+use tokio::net::{TcpListener, TcpStream};
+use wsproto::handshake::{Accept, ClientOptions, Reject, Request, ServerOptions};
+use wsproto::io::tokio::{WebSocket, accept, accept_with, connect, connect_with};
+use wsproto::io::{AcceptOptions, CloseFrame, ConnectOptions, Error, Fragment, Message};
+use wsproto::{CloseCode, Config, MessageKind, State, Timeout};
+
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 7 + 3) as u8).collect()
+}
+
+/// Echoes data messages until the stream ends; returns everything it saw.
+async fn echo<S>(mut ws: WebSocket<S>) -> Vec<Message>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let mut seen = Vec::new();
+    while let Some(item) = ws.next().await {
+        match item {
+            Ok(m) => {
+                if m.is_data() {
+                    let _ = ws.send(m.clone()).await;
+                }
+                seen.push(m);
+            }
+            Err(e) => panic!("server error: {e}"),
+        }
+    }
+    seen
+}
+
+async fn duplex_pair(
+    client: ClientOptions,
+    server: ServerOptions,
+) -> (WebSocket<DuplexStream>, WebSocket<DuplexStream>) {
+    let (a, b) = duplex(64 * 1024);
+    let server = tokio::spawn(async move {
+        accept_with(b, server, |r: &Request| {
+            let protocol = r.protocols().iter().find(|p| *p == "chat").cloned();
+            Ok(Accept {
+                protocol,
+                ..Accept::default()
+            })
+        })
+        .await
+        .unwrap()
+    });
+    let (client, response) = connect_with(a, "ws://localhost/chat", client)
+        .await
+        .unwrap();
+    assert_eq!(response.status, 101);
+    (client, server.await.unwrap())
+}
+
+#[tokio::test]
+async fn duplex_echo_and_close() {
+    let (mut client, server) = duplex_pair(
+        ClientOptions::default().protocol("chat"),
+        ServerOptions::default(),
+    )
+    .await;
+    assert_eq!(client.protocol(), Some("chat"));
+    assert_eq!(server.protocol(), Some("chat"));
+    let server = tokio::spawn(echo(server));
+
+    let sent = vec![
+        Message::text("hello"),
+        Message::text(""),
+        Message::text("héllo ✓ 🎉"),
+        Message::binary(vec![]),
+        Message::binary(pattern(125)),
+        Message::binary(pattern(70_000)),
+    ];
+    for m in &sent {
+        client.send(m.clone()).await.unwrap();
+        assert_eq!(client.next().await.unwrap().unwrap(), *m);
+    }
+    client.send(Message::Ping(b"p".to_vec())).await.unwrap();
+    assert_eq!(
+        client.next().await.unwrap().unwrap(),
+        Message::Pong(b"p".to_vec())
+    );
+
+    client.close(CloseCode::NORMAL, "bye").await.unwrap();
+    assert_eq!(client.state(), State::Closed);
+    assert!(client.next().await.is_none());
+    let seen = server.await.unwrap();
+    let mut expected = sent.clone();
+    expected.push(Message::Ping(b"p".to_vec()));
+    expected.push(Message::Close(Some(CloseFrame::new(
+        CloseCode::NORMAL,
+        "bye",
+    ))));
+    assert_eq!(seen, expected);
+}
+
+#[tokio::test]
+async fn server_initiated_close_is_an_event_then_the_end() {
+    let (mut client, mut server) =
+        duplex_pair(ClientOptions::default(), ServerOptions::default()).await;
+    let server = tokio::spawn(async move {
+        server
+            .close(CloseCode::from(4001), "server-initiated")
+            .await
+            .unwrap();
+    });
+    assert_eq!(
+        client.next().await.unwrap().unwrap(),
+        Message::Close(Some(CloseFrame::new(
+            CloseCode::from(4001),
+            "server-initiated"
+        )))
+    );
+    assert!(client.next().await.is_none());
+    server.await.unwrap();
+    // Sending after the close is refused, not a panic.
+    assert!(matches!(
+        client.send(Message::text("late")).await,
+        Err(Error::Send(_))
+    ));
+}
+
+#[tokio::test]
+async fn tcp_loopback_echo() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        echo(accept(stream).await.unwrap()).await
+    });
+    let (mut ws, response) = connect(&format!("ws://{addr}/x?y=1"), ClientOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(response.status, 101);
+    let big = Message::binary(pattern(1 << 20));
+    ws.send(big.clone()).await.unwrap();
+    assert_eq!(ws.next().await.unwrap().unwrap(), big);
+    // Sink + Stream: feed several, flush once.
+    for i in 0..10 {
+        ws.feed(Message::text(format!("m{i}"))).await.unwrap();
+    }
+    ws.flush().await.unwrap();
+    for i in 0..10 {
+        assert_eq!(
+            ws.next().await.unwrap().unwrap(),
+            Message::text(format!("m{i}"))
+        );
+    }
+    ws.close(CloseCode::NORMAL, "").await.unwrap();
+    assert_eq!(server.await.unwrap().len(), 12);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn split_halves_under_concurrent_load() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        echo(accept(stream).await.unwrap()).await
+    });
+    let (ws, _) = connect(&format!("ws://{addr}/"), ClientOptions::default())
+        .await
+        .unwrap();
+    let (mut read, mut write) = ws.split();
+    const N: usize = 2000;
+    let writer = tokio::spawn(async move {
+        for i in 0..N {
+            let m = if i % 3 == 0 {
+                Message::binary(pattern(i * 37 % 20_000))
+            } else {
+                Message::text(format!("message {i}"))
+            };
+            write.send(m).await.unwrap();
+        }
+        write
+    });
+    let reader = tokio::spawn(async move {
+        for i in 0..N {
+            let expected = if i % 3 == 0 {
+                Message::binary(pattern(i * 37 % 20_000))
+            } else {
+                Message::text(format!("message {i}"))
+            };
+            assert_eq!(read.next().await.unwrap().unwrap(), expected, "message {i}");
+        }
+        read
+    });
+    let mut write = writer.await.unwrap();
+    let mut read = reader.await.unwrap();
+    // Close from the write half while the read half sees the rest of the handshake.
+    let closer = tokio::spawn(async move { write.close(CloseCode::NORMAL, "done").await });
+    assert_eq!(
+        read.next().await.unwrap().unwrap(),
+        Message::Close(Some(CloseFrame::new(CloseCode::NORMAL, "done")))
+    );
+    assert!(read.next().await.is_none());
+    closer.await.unwrap().unwrap();
+    assert_eq!(server.await.unwrap().len(), N + 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn close_times_out_when_the_peer_never_answers() {
+    let config = Config::new().close_timeout(Duration::from_secs(5));
+    let (mut client, server) = duplex_pair(
+        ClientOptions::default().config(config),
+        ServerOptions::default(),
+    )
+    .await;
+    // The server exists but is never polled: it never answers our Close.
+    let started = tokio::time::Instant::now();
+    let result = client.close(CloseCode::NORMAL, "").await;
+    assert!(
+        matches!(
+            result,
+            Err(Error::Connection(wsproto::Error::TimedOut(Timeout::Close)))
+        ),
+        "{result:?}"
+    );
+    assert_eq!(started.elapsed().as_secs(), 5);
+    drop(server);
+}
+
+#[tokio::test(start_paused = true)]
+async fn keepalive_detects_a_silent_peer() {
+    let config = Config::new().keepalive(Some(Duration::from_secs(2)), Duration::from_secs(3));
+    let (mut client, server) = duplex_pair(
+        ClientOptions::default().config(config),
+        ServerOptions::default(),
+    )
+    .await;
+    // Never polled: the server never answers the pings.
+    match client.next().await {
+        Some(Err(Error::Connection(wsproto::Error::TimedOut(Timeout::Keepalive)))) => {}
+        other => panic!("expected a keepalive timeout, got {other:?}"),
+    }
+    drop(server);
+}
+
+#[tokio::test(start_paused = true)]
+async fn keepalive_is_answered_by_a_live_peer() {
+    let config = Config::new().keepalive(Some(Duration::from_secs(2)), Duration::from_secs(3));
+    let (mut client, server) = duplex_pair(
+        ClientOptions::default().config(config),
+        ServerOptions::default(),
+    )
+    .await;
+    let server = tokio::spawn(echo(server));
+    // A minute of virtual time: pings go out, pongs come back, nothing fails.
+    let mut pongs = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while let Ok(item) = tokio::time::timeout_at(deadline, client.next()).await {
+        match item.unwrap().unwrap() {
+            Message::Pong(_) => pongs += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(pongs >= 10, "{pongs} pongs");
+    client.close(CloseCode::NORMAL, "").await.unwrap();
+    server.await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn server_handshake_times_out_on_a_stalled_request() {
+    let (mut a, b) = duplex(1024);
+    let server = tokio::spawn(accept(b));
+    a.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    // ...and never the rest (slowloris).
+    let started = tokio::time::Instant::now();
+    assert!(matches!(
+        server.await.unwrap(),
+        Err(Error::HandshakeTimeout)
+    ));
+    assert_eq!(started.elapsed().as_secs(), 10);
+}
+
+#[tokio::test]
+async fn rejection_reaches_the_client_with_the_response() {
+    let (a, b) = duplex(4096);
+    let server = tokio::spawn(async move {
+        accept_with(b, AcceptOptions::default(), |_: &Request| {
+            Err(Reject::new(403).body("go away"))
+        })
+        .await
+    });
+    let err = connect_with(a, "ws://localhost/", ClientOptions::default())
+        .await
+        .unwrap_err();
+    let response = err.response().expect("the failed handshake's response");
+    assert_eq!(response.status, 403);
+    assert_eq!(response.body, b"go away");
+    assert!(matches!(server.await.unwrap(), Err(Error::Rejected(403))));
+}
+
+#[tokio::test]
+async fn invalid_request_gets_an_http_error() {
+    let (mut a, b) = duplex(4096);
+    let server = tokio::spawn(accept(b));
+    a.write_all(b"POST / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    a.read_to_end(&mut answer).await.unwrap();
+    assert!(
+        answer.starts_with(b"HTTP/1.1 405"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    assert!(matches!(server.await.unwrap(), Err(Error::Handshake(_))));
+}
+
+#[tokio::test]
+async fn wss_without_a_stream_is_a_clear_error() {
+    let err = connect("wss://127.0.0.1:1/", ClientOptions::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::TlsRequired(_)), "{err:?}");
+}
+
+/// A plain HTTP server that answers every request with a redirect to `location`.
+async fn redirector(location: String) -> std::net::SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let location = location.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let mut got = Vec::new();
+                while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                    let n = s.read(&mut buf).await.unwrap();
+                    if n == 0 {
+                        return;
+                    }
+                    got.extend_from_slice(&buf[..n]);
+                }
+                let answer = format!(
+                    "HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n"
+                );
+                s.write_all(answer.as_bytes()).await.unwrap();
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn redirects_are_off_by_default_and_bounded_when_on() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let real = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            tokio::spawn(async move { echo(accept(stream).await.unwrap()).await });
+        }
+    });
+    let hop = redirector(format!("http://{real}/final")).await;
+    let url = format!("ws://{hop}/start");
+
+    // Off by default: the 302 comes back with its Location.
+    let err = connect(&url, ClientOptions::default()).await.unwrap_err();
+    assert_eq!(err.response().unwrap().status, 302);
+    assert_eq!(
+        err.response().unwrap().location(),
+        Some(format!("http://{real}/final").as_str())
+    );
+
+    // On: followed.
+    let options = ConnectOptions::from_fn(ClientOptions::default).max_redirects(3);
+    let (mut ws, response) = connect(&url, options).await.unwrap();
+    assert_eq!(response.status, 101);
+    ws.send(Message::text("after redirect")).await.unwrap();
+    assert_eq!(
+        ws.next().await.unwrap().unwrap(),
+        Message::text("after redirect")
+    );
+    ws.close(CloseCode::NORMAL, "").await.unwrap();
+
+    // A loop is cut off at the bound.
+    let looping = redirector("/again".into()).await;
+    let options = ConnectOptions::from_fn(ClientOptions::default).max_redirects(2);
+    let err = connect(&format!("ws://{looping}/"), options)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::TooManyRedirects(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn large_messages_stream_fragment_by_fragment() {
+    let client_config = Config::new().fragment_size(Some(16 * 1024));
+    let server_config = Config::new().assemble_messages(false);
+    let (mut client, mut server) = duplex_pair(
+        ClientOptions::default().config(client_config),
+        ServerOptions::default().config(server_config),
+    )
+    .await;
+    let data = pattern(256 * 1024);
+    let sent = data.clone();
+    let sender = tokio::spawn(async move {
+        client.send(Message::binary(sent.clone())).await.unwrap();
+        // And a message streamed out piece by piece.
+        for (i, chunk) in sent.chunks(50_000).enumerate() {
+            let last = (i + 1) * 50_000 >= sent.len();
+            client
+                .send(Message::Fragment(Fragment {
+                    kind: MessageKind::Binary,
+                    data: chunk.to_vec(),
+                    fin: last,
+                }))
+                .await
+                .unwrap();
+        }
+        client
+    });
+    for _ in 0..2 {
+        let mut got = Vec::new();
+        let mut pieces = 0;
+        loop {
+            match server.next().await.unwrap().unwrap() {
+                Message::Fragment(f) => {
+                    assert_eq!(f.kind, MessageKind::Binary);
+                    assert!(f.data.len() <= 64 * 1024);
+                    got.extend_from_slice(&f.data);
+                    pieces += 1;
+                    if f.fin {
+                        break;
+                    }
+                }
+                other => panic!("expected fragments, got {other:?}"),
+            }
+        }
+        assert!(pieces > 1);
+        assert_eq!(got, data);
+    }
+    let mut client = sender.await.unwrap();
+    let closer = tokio::spawn(async move { client.close(CloseCode::NORMAL, "").await });
+    assert!(matches!(server.next().await, Some(Ok(Message::Close(_)))));
+    assert!(server.next().await.is_none());
+    closer.await.unwrap().unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn send_waits_while_the_queue_is_over_its_cap() {
+    let config = Config::new().max_send_queue(16 * 1024);
+    let (a, b) = duplex(1024);
+    let server = tokio::spawn(accept(b));
+    let (mut client, _) = connect_with(
+        a,
+        "ws://localhost/",
+        ClientOptions::default().config(config),
+    )
+    .await
+    .unwrap();
+    let server = server.await.unwrap().unwrap();
+    // The server never reads: the first big message fills the pipe and the queue.
+    let first = tokio::time::timeout(
+        Duration::from_secs(1),
+        client.send(Message::binary(pattern(64 * 1024))),
+    )
+    .await;
+    assert!(
+        first.is_err(),
+        "the send cannot complete while nobody reads"
+    );
+    assert!(client.buffered_amount() > 16 * 1024);
+    // poll_ready stays pending while over the cap.
+    let ready = tokio::time::timeout(
+        Duration::from_secs(1),
+        futures_util::future::poll_fn(|cx| {
+            futures_util::Sink::<Message>::poll_ready(std::pin::Pin::new(&mut client), cx)
+        }),
+    )
+    .await;
+    assert!(ready.is_err());
+    // Once the server reads, everything flows.
+    let server = tokio::spawn(echo(server));
+    client.flush().await.unwrap();
+    assert_eq!(client.next().await.unwrap().unwrap().len(), 64 * 1024);
+    client.close(CloseCode::NORMAL, "").await.unwrap();
+    server.await.unwrap();
+}
+
+#[tokio::test]
+async fn pongs_owed_by_the_reader_go_out_while_the_writer_is_idle() {
+    // Raw client bytes: a masked ping from a "client" that does its own handshake is more work
+    // than using the adapter on both sides; the server side is split and only its read half
+    // is polled.
+    let (client, server) = duplex_pair(ClientOptions::default(), ServerOptions::default()).await;
+    let (mut server_read, _server_write) = server.split();
+    let server = tokio::spawn(async move {
+        let mut n = 0;
+        while let Some(item) = server_read.next().await {
+            if let Ok(Message::Ping(_)) = item {
+                n += 1;
+            }
+        }
+        n
+    });
+    let (mut client_read, mut client_write) = client.split();
+    for i in 0..50u8 {
+        client_write.send(Message::Ping(vec![i])).await.unwrap();
+        assert_eq!(
+            client_read.next().await.unwrap().unwrap(),
+            Message::Pong(vec![i])
+        );
+    }
+    drop(client_read);
+    client_write.close(CloseCode::NORMAL, "").await.unwrap();
+    assert_eq!(server.await.unwrap(), 50);
+}
+
+#[tokio::test]
+async fn peer_vanishing_mid_message_ends_the_stream() {
+    let (mut a, b) = duplex(64 * 1024);
+    let server = tokio::spawn(async move {
+        let mut ws = accept(b).await.unwrap();
+        let mut items = Vec::new();
+        while let Some(item) = ws.next().await {
+            items.push(item.map_err(|e| e.to_string()));
+        }
+        items
+    });
+    let key = "dGhlIHNhbXBsZSBub25jZQ==";
+    a.write_all(format!("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").as_bytes()).await.unwrap();
+    // Half a masked binary frame of 100 bytes, then gone.
+    a.write_all(&[0x82, 0x80 | 100, 1, 2, 3, 4, 9, 9, 9])
+        .await
+        .unwrap();
+    drop(a);
+    let items = server.await.unwrap();
+    // The end of the stream without a Close is reported as Close(1006), then the end.
+    assert_eq!(
+        items.last().cloned(),
+        Some(Ok(Message::Close(Some(CloseFrame::new(
+            CloseCode::ABNORMAL,
+            ""
+        )))))
+    );
+}
+
+#[tokio::test]
+async fn stream_sink_interop_with_raw_tcp_stream() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        echo(accept(stream).await.unwrap()).await
+    });
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let (ws, _) = connect_with(stream, &format!("ws://{addr}/"), ClientOptions::default())
+        .await
+        .unwrap();
+    let (mut sink, mut stream) = ws.split_sink_stream();
+    sink.send(Message::text("x")).await.unwrap();
+    assert_eq!(stream.next().await.unwrap().unwrap(), Message::text("x"));
+    sink.close().await.unwrap();
+    assert!(matches!(stream.next().await, Some(Ok(Message::Close(_)))));
+    assert!(stream.next().await.is_none());
+    server.await.unwrap();
+}
+
+trait SplitSinkStream: Sized {
+    fn split_sink_stream(
+        self,
+    ) -> (
+        futures_util::stream::SplitSink<Self, Message>,
+        futures_util::stream::SplitStream<Self>,
+    );
+}
+
+impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> SplitSinkStream for WebSocket<S> {
+    fn split_sink_stream(
+        self,
+    ) -> (
+        futures_util::stream::SplitSink<Self, Message>,
+        futures_util::stream::SplitStream<Self>,
+    ) {
+        StreamExt::split(self)
+    }
+}
