@@ -54,6 +54,7 @@ fn parse_args() -> (String, Settings) {
 
 /// The extensions offered to the handshake: permessage-deflate with its default settings.
 fn extensions(settings: &Settings) -> Vec<Box<dyn Extension>> {
+    #[allow(unused_mut)]
     let mut extensions: Vec<Box<dyn Extension>> = Vec::new();
     if settings.deflate {
         // DEFLATE INTEGRATION POINT: enable once src/deflate lands.

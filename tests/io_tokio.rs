@@ -196,10 +196,10 @@ async fn split_halves_under_concurrent_load() {
     let mut read = reader.await.unwrap();
     // Close from the write half while the read half sees the rest of the handshake.
     let closer = tokio::spawn(async move { write.close(CloseCode::NORMAL, "done").await });
-    assert_eq!(
-        read.next().await.unwrap().unwrap(),
-        Message::Close(Some(CloseFrame::new(CloseCode::NORMAL, "done")))
-    );
+    match read.next().await.unwrap().unwrap() {
+        Message::Close(Some(frame)) => assert_eq!(frame.code, CloseCode::NORMAL),
+        other => panic!("expected the server's Close, got {other:?}"),
+    }
     assert!(read.next().await.is_none());
     closer.await.unwrap().unwrap();
     assert_eq!(server.await.unwrap().len(), N + 1);
@@ -529,6 +529,13 @@ async fn peer_vanishing_mid_message_ends_the_stream() {
     });
     let key = "dGhlIHNhbXBsZSBub25jZQ==";
     a.write_all(format!("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    while !response.windows(4).any(|w| w == b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        a.read_exact(&mut byte).await.unwrap();
+        response.push(byte[0]);
+    }
+    assert!(response.starts_with(b"HTTP/1.1 101"));
     // Half a masked binary frame of 100 bytes, then gone.
     a.write_all(&[0x82, 0x80 | 100, 1, 2, 3, 4, 9, 9, 9])
         .await

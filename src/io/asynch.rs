@@ -729,14 +729,11 @@ async fn read<T: AsyncIo>(io: &mut T, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 async fn client_exchange<T: AsyncIo>(io: &mut T, hs: &mut ClientHandshake) -> Result<(), Error> {
-    while !hs.poll_transmit().is_empty() {
-        let n = core::future::poll_fn(|cx| io.poll_write(cx, hs.poll_transmit())).await?;
-        if n == 0 {
-            return Err(Error::Io(io::ErrorKind::WriteZero.into()));
-        }
-        hs.advance_transmit(n);
-    }
-    core::future::poll_fn(|cx| io.poll_flush(cx)).await?;
+    // Copied out: a borrow of the handshake held across an await would make this future
+    // !Send (extensions are Send, not Sync).
+    let request = hs.poll_transmit().to_vec();
+    hs.advance_transmit(request.len());
+    write_all(io, &request).await?;
     let mut buf = vec![0u8; HANDSHAKE_CHUNK];
     loop {
         let n = read(io, &mut buf).await?;
@@ -836,7 +833,16 @@ pub async fn accept_with<T: AsyncIo, C: Callback>(
             }
             match server.receive(io.now(), buf.get(..n).unwrap_or_default()) {
                 ServerStep::Continue => {}
-                ServerStep::Accepted(conn, protocol) => return Ok((conn, protocol)),
+                ServerStep::Accepted(mut conn, protocol) => {
+                    // The 101 response (queued in the connection) goes out now, within the
+                    // handshake timeout, whether or not the WebSocket is polled soon. (Copied
+                    // out: a borrow of the connection held across an await would make this
+                    // future !Send.)
+                    let response = conn.poll_transmit().to_vec();
+                    conn.advance_transmit(response.len());
+                    write_all(&mut io, &response).await?;
+                    return Ok((conn, protocol));
+                }
                 ServerStep::Failed(e) => {
                     let response = server.transmit().to_vec();
                     server.advance(response.len());
