@@ -592,3 +592,53 @@ impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> SplitSinkStream fo
         StreamExt::split(self)
     }
 }
+
+/// Raw client side of a handshake over a duplex stream; returns the stream after the 101.
+async fn raw_client(a: &mut DuplexStream) {
+    let key = "dGhlIHNhbXBsZSBub25jZQ==";
+    a.write_all(format!("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    while !response.windows(4).any(|w| w == b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        a.read_exact(&mut byte).await.unwrap();
+        response.push(byte[0]);
+    }
+    assert!(response.starts_with(b"HTTP/1.1 101"));
+}
+
+/// A masked client frame.
+fn client_frame(first: u8, payload: &[u8]) -> Vec<u8> {
+    assert!(payload.len() < 126);
+    let mask = [1u8, 2, 3, 4];
+    let mut f = vec![first, 0x80 | payload.len() as u8];
+    f.extend_from_slice(&mask);
+    f.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    f
+}
+
+#[tokio::test]
+async fn server_closes_the_tcp_connection_right_after_a_failed_connection_is_closed() {
+    let (mut a, b) = duplex(64 * 1024);
+    let server = tokio::spawn(async move {
+        let mut ws = accept(b).await.unwrap();
+        let mut items = Vec::new();
+        while let Some(item) = ws.next().await {
+            items.push(item.map_err(|e| e.close_code()));
+        }
+        items
+    });
+    raw_client(&mut a).await;
+    // Invalid UTF-8 in a text frame: the server fails the connection with 1007.
+    a.write_all(&client_frame(0x81, &[0xf7, 0xbf, 0xbf, 0xbf])).await.unwrap();
+    let mut close = [0u8; 4];
+    a.read_exact(&mut close).await.unwrap();
+    assert_eq!(close, [0x88, 0x02, 0x03, 0xef]);
+    // Our Close reply: the server must then close the TCP connection at once.
+    a.write_all(&client_frame(0x88, &[0x03, 0xe8])).await.unwrap();
+    let mut rest = Vec::new();
+    tokio::time::timeout(Duration::from_secs(2), a.read_to_end(&mut rest)).await.expect("server closes TCP").unwrap();
+    assert!(rest.is_empty());
+    drop(a);
+    let items = server.await.unwrap();
+    assert_eq!(items, vec![Err(Some(CloseCode::INVALID_PAYLOAD))]);
+}

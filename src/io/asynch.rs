@@ -218,10 +218,18 @@ impl<T: AsyncIo> Shared<T> {
             if self.finished {
                 return Poll::Ready(None);
             }
-            if self.pending_error.is_some() {
+            if let Some(error) = &self.pending_error {
+                let shutdown = !self.shutdown_done && self.driver.shutdown_after(error);
                 // Deliver the connection's error once our Close frame is out (or cannot be).
-                if self.poll_transmit(cx).is_pending() {
-                    return Poll::Pending;
+                match self.poll_transmit(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Ok(())) if shutdown => {
+                        match self.io.poll_shutdown(cx) {
+                            Poll::Pending => return Poll::Pending,
+                            Poll::Ready(_) => self.shutdown_done = true,
+                        }
+                    }
+                    Poll::Ready(_) => {}
                 }
                 return Poll::Ready(self.pending_error.take().map(Err));
             }

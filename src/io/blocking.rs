@@ -111,6 +111,7 @@ pub struct WebSocket<S: Stream> {
     failed: Option<io::ErrorKind>,
     failure_reported: bool,
     pending_error: Option<Error>,
+    shutdown_done: bool,
 }
 
 /// The smallest read timeout (zero means "none" to the OS).
@@ -130,6 +131,7 @@ impl<S: Stream> WebSocket<S> {
             failed: None,
             failure_reported: false,
             pending_error: None,
+            shutdown_done: false,
         }
     }
 
@@ -211,7 +213,10 @@ impl<S: Stream> WebSocket<S> {
                 return None;
             }
             if let Some(e) = self.pending_error.take() {
-                let _ = self.write_out();
+                if self.write_out().is_ok() && !self.shutdown_done && self.driver.shutdown_after(&e) {
+                    let _ = self.stream.shutdown();
+                    self.shutdown_done = true;
+                }
                 return Some(Err(e));
             }
             if let Some(kind) = self.failed {
@@ -251,7 +256,9 @@ impl<S: Stream> WebSocket<S> {
             }
             // 4. finish
             if self.driver.should_close_transport() {
-                let _ = self.stream.shutdown();
+                if !self.shutdown_done {
+                    let _ = self.stream.shutdown();
+                }
                 self.finished = true;
                 return None;
             }

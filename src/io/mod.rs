@@ -170,6 +170,15 @@ impl Driver {
         }
     }
 
+    /// Whether to shut the transport down as soon as our Close is written, without waiting
+    /// for the peer's: a server whose peer broke the protocol closes the TCP connection first
+    /// (RFC 6455 §7.1.1, §7.1.7), so a misbehaving client cannot hold it open until the close
+    /// timeout.
+    pub(crate) fn shutdown_after(&self, error: &Error) -> bool {
+        self.conn.role() == crate::Role::Server
+            && matches!(error, Error::Connection(crate::Error::Protocol(_)))
+    }
+
     /// Queues a message; [`SendError::Full`] means: write some out first.
     pub(crate) fn send(&mut self, now: Instant, message: &Message) -> Result<(), SendError> {
         message.queue(&mut self.conn, now)
