@@ -629,14 +629,21 @@ async fn server_closes_the_tcp_connection_right_after_a_failed_connection_is_clo
     });
     raw_client(&mut a).await;
     // Invalid UTF-8 in a text frame: the server fails the connection with 1007.
-    a.write_all(&client_frame(0x81, &[0xf7, 0xbf, 0xbf, 0xbf])).await.unwrap();
+    a.write_all(&client_frame(0x81, &[0xf7, 0xbf, 0xbf, 0xbf]))
+        .await
+        .unwrap();
     let mut close = [0u8; 4];
     a.read_exact(&mut close).await.unwrap();
     assert_eq!(close, [0x88, 0x02, 0x03, 0xef]);
     // Our Close reply: the server must then close the TCP connection at once.
-    a.write_all(&client_frame(0x88, &[0x03, 0xe8])).await.unwrap();
+    a.write_all(&client_frame(0x88, &[0x03, 0xe8]))
+        .await
+        .unwrap();
     let mut rest = Vec::new();
-    tokio::time::timeout(Duration::from_secs(2), a.read_to_end(&mut rest)).await.expect("server closes TCP").unwrap();
+    tokio::time::timeout(Duration::from_secs(2), a.read_to_end(&mut rest))
+        .await
+        .expect("server closes TCP")
+        .unwrap();
     assert!(rest.is_empty());
     drop(a);
     let items = server.await.unwrap();

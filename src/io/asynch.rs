@@ -223,12 +223,10 @@ impl<T: AsyncIo> Shared<T> {
                 // Deliver the connection's error once our Close frame is out (or cannot be).
                 match self.poll_transmit(cx) {
                     Poll::Pending => return Poll::Pending,
-                    Poll::Ready(Ok(())) if shutdown => {
-                        match self.io.poll_shutdown(cx) {
-                            Poll::Pending => return Poll::Pending,
-                            Poll::Ready(_) => self.shutdown_done = true,
-                        }
-                    }
+                    Poll::Ready(Ok(())) if shutdown => match self.io.poll_shutdown(cx) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(_) => self.shutdown_done = true,
+                    },
                     Poll::Ready(_) => {}
                 }
                 return Poll::Ready(self.pending_error.take().map(Err));
@@ -849,7 +847,7 @@ pub async fn accept_with<T: AsyncIo, C: Callback>(
                     let response = conn.poll_transmit().to_vec();
                     conn.advance_transmit(response.len());
                     write_all(&mut io, &response).await?;
-                    return Ok((conn, protocol));
+                    return Ok((*conn, protocol));
                 }
                 ServerStep::Failed(e) => {
                     let response = server.transmit().to_vec();

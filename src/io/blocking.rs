@@ -213,7 +213,8 @@ impl<S: Stream> WebSocket<S> {
                 return None;
             }
             if let Some(e) = self.pending_error.take() {
-                if self.write_out().is_ok() && !self.shutdown_done && self.driver.shutdown_after(&e) {
+                if self.write_out().is_ok() && !self.shutdown_done && self.driver.shutdown_after(&e)
+                {
                     let _ = self.stream.shutdown();
                     self.shutdown_done = true;
                 }
@@ -546,7 +547,7 @@ pub fn accept_with<S: Stream, C: Callback>(
                 if deadline.is_some() {
                     stream.set_read_timeout(None)?;
                 }
-                let mut ws = WebSocket::from_connection(stream, conn, protocol);
+                let mut ws = WebSocket::from_connection(stream, *conn, protocol);
                 ws.epoch = epoch;
                 ws.write_out()?;
                 return Ok(ws);

@@ -462,7 +462,7 @@ pub(crate) enum ServerStep {
     /// Read more.
     Continue,
     /// Accepted: the 101 response is queued in the connection's transmit.
-    Accepted(Connection, Option<String>),
+    Accepted(Box<Connection>, Option<String>),
     /// Failed or rejected: write [`ServerDriver::transmit`], shut down, return the error.
     Failed(Error),
 }
@@ -504,7 +504,7 @@ impl<C: Callback> ServerDriver<C> {
                             return ServerStep::Continue;
                         };
                         match handshake.accept(now, accept) {
-                            Ok(conn) => ServerStep::Accepted(conn, protocol),
+                            Ok(conn) => ServerStep::Accepted(Box::new(conn), protocol),
                             Err(e) => ServerStep::Failed(Error::Handshake(e)),
                         }
                     }
