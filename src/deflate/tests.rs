@@ -1,0 +1,113 @@
+//! Unit tests of the private pieces; the public behaviour is tested in tests/deflate*.rs.
+
+use alloc::vec;
+use alloc::vec::Vec;
+
+use super::codec::{Compressor, Decompressor, Inflated};
+use super::params::Params;
+use crate::extension::{ExtensionError, ExtensionParam};
+
+fn p(name: &'static str, value: Option<&'static str>) -> ExtensionParam<'static> {
+    ExtensionParam { name, value }
+}
+
+#[test]
+fn parse_accepts_every_parameter_once() {
+    let params = [
+        p("server_no_context_takeover", None),
+        p("Client_No_Context_Takeover", None),
+        p("server_max_window_bits", Some("8")),
+        p("client_max_window_bits", None),
+    ];
+    let parsed = Params::parse(&params).unwrap();
+    assert_eq!(
+        parsed,
+        Params {
+            server_no_context_takeover: true,
+            client_no_context_takeover: true,
+            server_max_window_bits: Some(8),
+            client_max_window_bits: Some(None),
+        }
+    );
+}
+
+#[test]
+fn parse_rejects_bad_values_and_duplicates() {
+    for bad in [
+        vec![p("server_max_window_bits", None)],
+        vec![p("server_max_window_bits", Some("7"))],
+        vec![p("server_max_window_bits", Some("16"))],
+        vec![p("server_max_window_bits", Some("010"))],
+        vec![p("server_max_window_bits", Some("+9"))],
+        vec![p("server_max_window_bits", Some(""))],
+        vec![p("client_max_window_bits", Some("1a"))],
+        vec![p("server_no_context_takeover", Some("1"))],
+        vec![p("client_no_context_takeover", Some(""))],
+        vec![p("x-unknown", None)],
+        vec![p("server_no_context_takeover", None), p("server_no_context_takeover", None)],
+        vec![p("client_no_context_takeover", None), p("client_no_context_takeover", None)],
+        vec![p("server_max_window_bits", Some("9")), p("server_max_window_bits", Some("9"))],
+        vec![p("client_max_window_bits", None), p("client_max_window_bits", Some("9"))],
+    ] {
+        assert!(Params::parse(&bad).is_err(), "{bad:?}");
+    }
+}
+
+#[test]
+fn sync_trailer_is_stripped() {
+    let mut c = Compressor::new(6, 15);
+    let mut out = Vec::new();
+    c.compress(b"Hello", true, &mut out).unwrap();
+    // The RFC 7692 §7.2.3.1 example.
+    assert_eq!(out, [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
+    // Context takeover: the second "Hello" is a back-reference (§7.2.3.2).
+    let mut out2 = Vec::new();
+    c.compress(b"Hello", true, &mut out2).unwrap();
+    assert_eq!(out2, [0xf2, 0x00, 0x11, 0x00, 0x00]);
+    c.reset();
+    let mut out3 = Vec::new();
+    c.compress(b"Hello", true, &mut out3).unwrap();
+    assert_eq!(out3, out);
+}
+
+#[test]
+fn bounded_inflate_stops_at_the_limit() {
+    let data = vec![b'a'; 100_000];
+    let mut c = Compressor::new(6, 15);
+    let mut z = Vec::new();
+    c.compress(&data, true, &mut z).unwrap();
+    z.extend_from_slice(&super::codec::SYNC_TRAILER);
+    for limit in [0, 1, 4095, 4096, 65_536, 99_999] {
+        let mut d = Decompressor::new();
+        let mut out = Vec::new();
+        assert_eq!(d.inflate(&z, &mut out, limit), Err(ExtensionError::MessageTooLarge));
+        assert_eq!(out.len(), limit);
+    }
+    let mut d = Decompressor::new();
+    let mut out = Vec::new();
+    assert_eq!(d.inflate(&z, &mut out, 100_000), Ok(Inflated::NeedsInput));
+    assert_eq!(out, data);
+}
+
+#[test]
+fn inflate_byte_by_byte() {
+    let data: Vec<u8> = (0..50_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let mut c = Compressor::new(9, 15);
+    let mut z = Vec::new();
+    c.compress(&data, true, &mut z).unwrap();
+    z.extend_from_slice(&super::codec::SYNC_TRAILER);
+    let mut d = Decompressor::new();
+    let mut out = Vec::new();
+    for b in &z {
+        assert_eq!(d.inflate(core::slice::from_ref(b), &mut out, usize::MAX), Ok(Inflated::NeedsInput));
+    }
+    assert_eq!(out, data);
+}
+
+#[test]
+fn state_sizes() {
+    // Recorded in docs/deflate.md; printed with `--nocapture`.
+    let c = core::mem::size_of::<miniz_oxide::deflate::core::CompressorOxide>();
+    let d = core::mem::size_of::<miniz_oxide::inflate::stream::InflateState>();
+    std::println!("CompressorOxide: {c} bytes inline; InflateState: {d} bytes");
+}

@@ -1,0 +1,175 @@
+//! Helpers shared by the deflate integration tests.
+#![allow(dead_code)]
+
+pub mod max_distance;
+
+use wsproto::Extension;
+use wsproto::extension::{ExtensionError, ExtensionParam};
+
+/// Splits a `Sec-WebSocket-Extensions` value into elements of (name, params). Test-grade: no
+/// quoted commas.
+pub fn parse_header(value: &str) -> Vec<(String, Vec<(String, Option<String>)>)> {
+    value
+        .split(',')
+        .map(|element| {
+            let mut parts = element.split(';').map(str::trim);
+            let name = parts.next().unwrap().to_owned();
+            let params = parts
+                .map(|p| match p.split_once('=') {
+                    Some((k, v)) => (k.trim().to_owned(), Some(v.trim().trim_matches('"').to_owned())),
+                    None => (p.to_owned(), None),
+                })
+                .collect();
+            (name, params)
+        })
+        .collect()
+}
+
+/// Borrowed view for the trait.
+pub fn as_params(params: &[(String, Option<String>)]) -> Vec<ExtensionParam<'_>> {
+    params.iter().map(|(n, v)| ExtensionParam { name: n, value: v.as_deref() }).collect()
+}
+
+/// Runs the negotiation like the handshake does: the server tries each offer element in order.
+/// Returns the response header value, or `None` when every offer was declined.
+pub fn negotiate(client: &mut dyn Extension, server: &mut dyn Extension) -> Result<Option<String>, ExtensionError> {
+    let offer = client.offer();
+    for (name, params) in parse_header(&offer) {
+        assert_eq!(name, "permessage-deflate");
+        if let Some(response) = server.accept_offer(&as_params(&params)) {
+            let parsed = parse_header(&response);
+            assert_eq!(parsed.len(), 1);
+            client.accept_response(&as_params(&parsed[0].1))?;
+            return Ok(Some(response));
+        }
+    }
+    Ok(None)
+}
+
+/// Encodes one whole message as the connection would: `(rsv, payload)`.
+pub fn send(ext: &mut dyn Extension, msg: &[u8], compress: bool) -> (u8, Vec<u8>) {
+    match ext.encode_start(Some(msg.len()), compress) {
+        None => (0, msg.to_vec()),
+        Some(rsv) => {
+            let mut out = Vec::new();
+            ext.encode(msg, true, &mut out).unwrap();
+            (rsv, out)
+        }
+    }
+}
+
+/// Encodes a message given as explicit fragments: `(rsv, payload of each frame)`.
+pub fn send_fragments(ext: &mut dyn Extension, pieces: &[&[u8]]) -> (u8, Vec<Vec<u8>>) {
+    let rsv = ext.encode_start(None, true).expect("fragments are compressed");
+    let n = pieces.len();
+    let frames = pieces
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let mut out = Vec::new();
+            ext.encode(p, i + 1 == n, &mut out).unwrap();
+            out
+        })
+        .collect();
+    (rsv, frames)
+}
+
+/// Decodes one message delivered in `chunk`-byte pieces (then an empty fin call).
+pub fn recv(ext: &mut dyn Extension, rsv: u8, payload: &[u8], chunk: usize, max_len: usize) -> Result<Vec<u8>, ExtensionError> {
+    if !ext.decode_start(rsv)? {
+        return Ok(payload.to_vec());
+    }
+    let mut out = Vec::new();
+    for piece in payload.chunks(chunk.max(1)) {
+        ext.decode(piece, false, &mut out, max_len)?;
+        assert!(out.len() <= max_len);
+    }
+    ext.decode(&[], true, &mut out, max_len)?;
+    assert!(out.len() <= max_len);
+    Ok(out)
+}
+
+/// A JSON-like message of about `len` bytes (deterministic).
+pub fn json_like(len: usize, seed: u32) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len + 128);
+    let mut x = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
+    out.push(b'[');
+    let mut i = 0u32;
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        let item = format!(
+            "{{\"id\":{},\"name\":\"user{}\",\"active\":{},\"score\":{}.{},\"tags\":[\"t{}\",\"t{}\"]}},",
+            i,
+            x % 1000,
+            x % 2 == 0,
+            x % 97,
+            x % 10,
+            x % 13,
+            (x >> 8) % 17
+        );
+        out.extend_from_slice(item.as_bytes());
+        i += 1;
+    }
+    out.truncate(len.saturating_sub(1));
+    out.push(b']');
+    out
+}
+
+/// Pseudo-random bytes (deterministic): compresses badly.
+pub fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// python3, if installed (tests that need it skip with a note otherwise).
+pub fn python3() -> Option<&'static str> {
+    let ok = std::process::Command::new("python3")
+        .arg("-c")
+        .arg("import zlib")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if ok {
+        Some("python3")
+    } else {
+        eprintln!("note: python3 with zlib not found; skipping the zlib cross-check");
+        None
+    }
+}
+
+/// Reads a length-prefixed message file (see tests/tools/make_vectors.py).
+pub fn read_messages(path: &std::path::Path) -> Vec<Vec<u8>> {
+    let data = std::fs::read(path).unwrap();
+    let mut out = Vec::new();
+    let mut rest = &data[..];
+    while !rest.is_empty() {
+        let n = u32::from_be_bytes(rest[..4].try_into().unwrap()) as usize;
+        out.push(rest[4..4 + n].to_vec());
+        rest = &rest[4 + n..];
+    }
+    out
+}
+
+/// Writes a length-prefixed message file.
+pub fn write_messages(path: &std::path::Path, messages: &[Vec<u8>]) {
+    let mut data = Vec::new();
+    for m in messages {
+        data.extend_from_slice(&(m.len() as u32).to_be_bytes());
+        data.extend_from_slice(m);
+    }
+    std::fs::write(path, data).unwrap();
+}
+
+/// The checked-in vectors directory.
+pub fn data_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/deflate")
+}
