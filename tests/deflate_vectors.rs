@@ -16,18 +16,29 @@ fn zlib_vectors_decode() {
     for bits in 9..=15u8 {
         for level in [1, 9] {
             for takeover in [true, false] {
-                let name = format!("w{bits}_l{level}_{}.bin", if takeover { "ctx" } else { "noctx" });
+                let name = format!(
+                    "w{bits}_l{level}_{}.bin",
+                    if takeover { "ctx" } else { "noctx" }
+                );
                 let compressed = read_messages(&data_dir().join(&name));
                 assert_eq!(compressed.len(), expected.len(), "{name}");
                 for chunk in [usize::MAX, 1000, 1] {
                     // A client that asked for this window (and no takeover when the peer did not use it).
                     let mut client = PerMessageDeflate::new(
-                        DeflateConfig::new().server_max_window_bits(bits).server_no_context_takeover(!takeover),
+                        DeflateConfig::new()
+                            .server_max_window_bits(bits)
+                            .server_no_context_takeover(!takeover),
                     );
                     let value = bits.to_string();
-                    let mut response = vec![ExtensionParam { name: "server_max_window_bits", value: Some(&value) }];
+                    let mut response = vec![ExtensionParam {
+                        name: "server_max_window_bits",
+                        value: Some(&value),
+                    }];
                     if !takeover {
-                        response.push(ExtensionParam { name: "server_no_context_takeover", value: None });
+                        response.push(ExtensionParam {
+                            name: "server_no_context_takeover",
+                            value: None,
+                        });
                     }
                     client.accept_response(&response).unwrap();
                     for (i, (c, e)) in compressed.iter().zip(&expected).enumerate() {
@@ -53,5 +64,8 @@ fn vectors_respect_the_message_limit() {
     let mut rx = PerMessageDeflate::default();
     assert_eq!(&recv(&mut rx, RSV1, c, 10, 70_000).unwrap(), e);
     let mut rx = PerMessageDeflate::default();
-    assert_eq!(recv(&mut rx, RSV1, c, 10, 69_999), Err(wsproto::ExtensionError::MessageTooLarge));
+    assert_eq!(
+        recv(&mut rx, RSV1, c, 10, 69_999),
+        Err(wsproto::ExtensionError::MessageTooLarge)
+    );
 }

@@ -24,7 +24,9 @@ fn corpus() -> Vec<Vec<u8>> {
     far.extend_from_slice(&block);
     msgs.push(far);
     msgs.push(block); // repeats across the message boundary
-    for period in [200usize, 255, 256, 257, 300, 511, 513, 1000, 4095, 4097, 16_000] {
+    for period in [
+        200usize, 255, 256, 257, 300, 511, 513, 1000, 4095, 4097, 16_000,
+    ] {
         let unit = noise(period, period as u64);
         msgs.push(unit.iter().cycle().take(period * 5 + 17).copied().collect());
     }
@@ -35,9 +37,15 @@ fn corpus() -> Vec<Vec<u8>> {
 fn server_with_window(bits: u8, level: u8, takeover: bool) -> PerMessageDeflate {
     let mut server = PerMessageDeflate::new(DeflateConfig::new().level(level).threshold(0));
     let value = bits.to_string();
-    let mut offer = vec![ExtensionParam { name: "server_max_window_bits", value: Some(&value) }];
+    let mut offer = vec![ExtensionParam {
+        name: "server_max_window_bits",
+        value: Some(&value),
+    }];
     if !takeover {
-        offer.push(ExtensionParam { name: "server_no_context_takeover", value: None });
+        offer.push(ExtensionParam {
+            name: "server_no_context_takeover",
+            value: None,
+        });
     }
     server.accept_offer(&offer).unwrap();
     assert_eq!(server.compress_window_bits(), bits);
@@ -65,13 +73,25 @@ fn tmp(name: &str) -> PathBuf {
 }
 
 /// Runs tests/tools/inflate_window.py: Ok(()) if zlib with a 2^bits window inflates it all.
-fn zlib_check(python: &str, bits: u8, compressed: &[Vec<u8>], expected: &[Vec<u8>], tag: &str) -> Result<(), String> {
+fn zlib_check(
+    python: &str,
+    bits: u8,
+    compressed: &[Vec<u8>],
+    expected: &[Vec<u8>],
+    tag: &str,
+) -> Result<(), String> {
     let cpath = tmp(&format!("{tag}-c.bin"));
     let epath = tmp(&format!("{tag}-e.bin"));
     write_messages(&cpath, compressed);
     write_messages(&epath, expected);
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/tools/inflate_window.py");
-    let out = Command::new(python).arg(script).arg(bits.to_string()).arg(&cpath).arg(&epath).output().unwrap();
+    let out = Command::new(python)
+        .arg(script)
+        .arg(bits.to_string())
+        .arg(&cpath)
+        .arg(&epath)
+        .output()
+        .unwrap();
     let _ = std::fs::remove_file(cpath);
     let _ = std::fs::remove_file(epath);
     if out.status.success() {
@@ -93,7 +113,10 @@ fn distances_stay_within_the_window() {
                     max_distance::inflate(&stream(&compressed))
                 } else {
                     // Each message is its own stream.
-                    let mut all = max_distance::Decoded { output: Vec::new(), max_distance: 0 };
+                    let mut all = max_distance::Decoded {
+                        output: Vec::new(),
+                        max_distance: 0,
+                    };
                     for c in &compressed {
                         let d = max_distance::inflate(&stream(std::slice::from_ref(c)));
                         all.output.extend(d.output);
@@ -109,7 +132,11 @@ fn distances_stay_within_the_window() {
                 );
                 if level > 0 && bits >= 9 {
                     // LZ77 is really used, not just literals.
-                    assert!(decoded.max_distance > 1 << (bits - 1), "bits {bits}: {}", decoded.max_distance);
+                    assert!(
+                        decoded.max_distance > 1 << (bits - 1),
+                        "bits {bits}: {}",
+                        decoded.max_distance
+                    );
                 }
             }
         }
@@ -124,8 +151,14 @@ fn zlib_inflates_our_output_with_exactly_that_window() {
         for level in [1, 9] {
             let mut server = server_with_window(bits, level, true);
             let compressed = compress_all(&mut server, &msgs);
-            zlib_check(python, bits, &compressed, &msgs, &format!("w{bits}-l{level}"))
-                .unwrap_or_else(|e| panic!("window {bits} level {level}: {e}"));
+            zlib_check(
+                python,
+                bits,
+                &compressed,
+                &msgs,
+                &format!("w{bits}-l{level}"),
+            )
+            .unwrap_or_else(|e| panic!("window {bits} level {level}: {e}"));
         }
     }
 }
@@ -151,12 +184,15 @@ fn miniz_oxide_window_bits_alone_is_not_a_bound() {
     // Why codec.rs enforces windows itself: miniz_oxide 0.9's own window-bits parameter only
     // lowers the level (12..=14 bits) or asks for run-length matches (below 12), and either way
     // the output still refers up to 32 KiB back. Recorded in docs/deflate.md.
-    use miniz_oxide::deflate::core::{CompressionStrategy, CompressorOxide, TDEFLFlush, compress_to_output};
     use miniz_oxide::DataFormat;
+    use miniz_oxide::deflate::core::{
+        CompressionStrategy, CompressorOxide, TDEFLFlush, compress_to_output,
+    };
     let msgs = corpus();
     let input = msgs.concat();
     for bits in [9u8, 12, 14] {
-        let mut c = CompressorOxide::with_params(DataFormat::Raw, 6, CompressionStrategy::Default, bits);
+        let mut c =
+            CompressorOxide::with_params(DataFormat::Raw, 6, CompressionStrategy::Default, bits);
         let mut out = Vec::new();
         let (status, consumed) = compress_to_output(&mut c, &input, TDEFLFlush::Sync, |b| {
             out.extend_from_slice(b);
@@ -167,6 +203,10 @@ fn miniz_oxide_window_bits_alone_is_not_a_bound() {
         assert_eq!(d.output, input);
         // Even below 12 bits, where it asks for run-length matches, level 1's fast path
         // ignores that flag and searches the whole 32 KiB dictionary.
-        assert!(d.max_distance > 1 << bits, "bits {bits}: max distance {}", d.max_distance);
+        assert!(
+            d.max_distance > 1 << bits,
+            "bits {bits}: max distance {}",
+            d.max_distance
+        );
     }
 }

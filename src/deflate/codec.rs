@@ -39,9 +39,13 @@ impl Compressor {
     pub(crate) fn new(level: u8, window_bits: u8) -> Self {
         // Negative window bits: raw deflate, no zlib header. Strategy 0: default.
         let flags = create_comp_flags_from_zip_params(i32::from(level), -15, 0);
-        let window =
-            (window_bits < MAX_WINDOW_BITS).then(|| 1usize << window_bits.clamp(8, MAX_WINDOW_BITS));
-        Compressor { inner: Box::new(CompressorOxide::new(flags)), window, since_reset: 0 }
+        let window = (window_bits < MAX_WINDOW_BITS)
+            .then(|| 1usize << window_bits.clamp(8, MAX_WINDOW_BITS));
+        Compressor {
+            inner: Box::new(CompressorOxide::new(flags)),
+            window,
+            since_reset: 0,
+        }
     }
 
     /// Forget all context (used by the tests; the extension drops the compressor instead).
@@ -67,7 +71,11 @@ impl Compressor {
                 let take = room.min(input.len());
                 let (piece, rest) = input.split_at(take);
                 let boundary = take == room;
-                let flush = if boundary { TDEFLFlush::Full } else { TDEFLFlush::None };
+                let flush = if boundary {
+                    TDEFLFlush::Full
+                } else {
+                    TDEFLFlush::None
+                };
                 self.feed(piece, flush, out)?;
                 self.since_reset = if boundary { 0 } else { self.since_reset + take };
                 input = rest;
@@ -81,7 +89,9 @@ impl Compressor {
             // can be stripped.
             let appended = out.len().saturating_sub(start);
             if appended < SYNC_TRAILER.len() || !out.ends_with(&SYNC_TRAILER) {
-                return Err(ExtensionError::Internal("sync flush without an empty stored block"));
+                return Err(ExtensionError::Internal(
+                    "sync flush without an empty stored block",
+                ));
             }
             out.truncate(out.len() - SYNC_TRAILER.len());
         }
@@ -136,7 +146,9 @@ pub(crate) struct Decompressor {
 impl Decompressor {
     /// A fresh decompressor.
     pub(crate) fn new() -> Self {
-        Decompressor { inner: InflateState::new_boxed(DataFormat::Raw) }
+        Decompressor {
+            inner: InflateState::new_boxed(DataFormat::Raw),
+        }
     }
 
     /// Inflate `input` onto `out`, never letting `out.len()` exceed `max_len`: as soon as more

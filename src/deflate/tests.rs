@@ -44,10 +44,22 @@ fn parse_rejects_bad_values_and_duplicates() {
         vec![p("server_no_context_takeover", Some("1"))],
         vec![p("client_no_context_takeover", Some(""))],
         vec![p("x-unknown", None)],
-        vec![p("server_no_context_takeover", None), p("server_no_context_takeover", None)],
-        vec![p("client_no_context_takeover", None), p("client_no_context_takeover", None)],
-        vec![p("server_max_window_bits", Some("9")), p("server_max_window_bits", Some("9"))],
-        vec![p("client_max_window_bits", None), p("client_max_window_bits", Some("9"))],
+        vec![
+            p("server_no_context_takeover", None),
+            p("server_no_context_takeover", None),
+        ],
+        vec![
+            p("client_no_context_takeover", None),
+            p("client_no_context_takeover", None),
+        ],
+        vec![
+            p("server_max_window_bits", Some("9")),
+            p("server_max_window_bits", Some("9")),
+        ],
+        vec![
+            p("client_max_window_bits", None),
+            p("client_max_window_bits", Some("9")),
+        ],
     ] {
         assert!(Params::parse(&bad).is_err(), "{bad:?}");
     }
@@ -80,7 +92,10 @@ fn bounded_inflate_stops_at_the_limit() {
     for limit in [0, 1, 4095, 4096, 65_536, 99_999] {
         let mut d = Decompressor::new();
         let mut out = Vec::new();
-        assert_eq!(d.inflate(&z, &mut out, limit), Err(ExtensionError::MessageTooLarge));
+        assert_eq!(
+            d.inflate(&z, &mut out, limit),
+            Err(ExtensionError::MessageTooLarge)
+        );
         assert_eq!(out.len(), limit);
     }
     let mut d = Decompressor::new();
@@ -99,7 +114,10 @@ fn inflate_byte_by_byte() {
     let mut d = Decompressor::new();
     let mut out = Vec::new();
     for b in &z {
-        assert_eq!(d.inflate(core::slice::from_ref(b), &mut out, usize::MAX), Ok(Inflated::NeedsInput));
+        assert_eq!(
+            d.inflate(core::slice::from_ref(b), &mut out, usize::MAX),
+            Ok(Inflated::NeedsInput)
+        );
     }
     assert_eq!(out, data);
 }

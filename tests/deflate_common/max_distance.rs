@@ -73,10 +73,21 @@ impl Huffman {
     }
 }
 
-const LEN_BASE: [u16; 29] = [3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258];
-const LEN_EXTRA: [u8; 29] = [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0];
-const DIST_BASE: [u16; 30] = [1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577];
-const DIST_EXTRA: [u8; 30] = [0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13];
+const LEN_BASE: [u16; 29] = [
+    3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131,
+    163, 195, 227, 258,
+];
+const LEN_EXTRA: [u8; 29] = [
+    0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0,
+];
+const DIST_BASE: [u16; 30] = [
+    1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537,
+    2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577,
+];
+const DIST_EXTRA: [u8; 30] = [
+    0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13,
+    13,
+];
 
 /// Inflates a whole raw deflate stream (blocks until the input ends or a final block).
 pub fn inflate(data: &[u8]) -> Decoded {
@@ -105,7 +116,9 @@ pub fn inflate(data: &[u8]) -> Decoded {
                     let hlit = bits.bits(5) as usize + 257;
                     let hdist = bits.bits(5) as usize + 1;
                     let hclen = bits.bits(4) as usize + 4;
-                    const ORDER: [usize; 19] = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15];
+                    const ORDER: [usize; 19] = [
+                        16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15,
+                    ];
                     let mut cl = [0u8; 19];
                     for &i in ORDER.iter().take(hclen) {
                         cl[i] = bits.bits(3) as u8;
@@ -125,7 +138,10 @@ pub fn inflate(data: &[u8]) -> Decoded {
                             _ => lengths.extend(std::iter::repeat_n(0, 11 + bits.bits(7) as usize)),
                         }
                     }
-                    (Huffman::new(&lengths[..hlit]), Huffman::new(&lengths[hlit..]))
+                    (
+                        Huffman::new(&lengths[..hlit]),
+                        Huffman::new(&lengths[hlit..]),
+                    )
                 };
                 loop {
                     let sym = lit.decode(&mut bits) as usize;
@@ -137,8 +153,12 @@ pub fn inflate(data: &[u8]) -> Decoded {
                         let i = sym - 257;
                         let len = LEN_BASE[i] as usize + bits.bits(LEN_EXTRA[i] as u32) as usize;
                         let d = dist.decode(&mut bits) as usize;
-                        let distance = DIST_BASE[d] as usize + bits.bits(DIST_EXTRA[d] as u32) as usize;
-                        assert!(distance <= out.len(), "distance {distance} before the start");
+                        let distance =
+                            DIST_BASE[d] as usize + bits.bits(DIST_EXTRA[d] as u32) as usize;
+                        assert!(
+                            distance <= out.len(),
+                            "distance {distance} before the start"
+                        );
                         max_distance = max_distance.max(distance);
                         for _ in 0..len {
                             out.push(out[out.len() - distance]);
@@ -152,5 +172,8 @@ pub fn inflate(data: &[u8]) -> Decoded {
             break;
         }
     }
-    Decoded { output: out, max_distance }
+    Decoded {
+        output: out,
+        max_distance,
+    }
 }

@@ -16,7 +16,10 @@ pub fn parse_header(value: &str) -> Vec<(String, Vec<(String, Option<String>)>)>
             let name = parts.next().unwrap().to_owned();
             let params = parts
                 .map(|p| match p.split_once('=') {
-                    Some((k, v)) => (k.trim().to_owned(), Some(v.trim().trim_matches('"').to_owned())),
+                    Some((k, v)) => (
+                        k.trim().to_owned(),
+                        Some(v.trim().trim_matches('"').to_owned()),
+                    ),
                     None => (p.to_owned(), None),
                 })
                 .collect();
@@ -27,12 +30,21 @@ pub fn parse_header(value: &str) -> Vec<(String, Vec<(String, Option<String>)>)>
 
 /// Borrowed view for the trait.
 pub fn as_params(params: &[(String, Option<String>)]) -> Vec<ExtensionParam<'_>> {
-    params.iter().map(|(n, v)| ExtensionParam { name: n, value: v.as_deref() }).collect()
+    params
+        .iter()
+        .map(|(n, v)| ExtensionParam {
+            name: n,
+            value: v.as_deref(),
+        })
+        .collect()
 }
 
 /// Runs the negotiation like the handshake does: the server tries each offer element in order.
 /// Returns the response header value, or `None` when every offer was declined.
-pub fn negotiate(client: &mut dyn Extension, server: &mut dyn Extension) -> Result<Option<String>, ExtensionError> {
+pub fn negotiate(
+    client: &mut dyn Extension,
+    server: &mut dyn Extension,
+) -> Result<Option<String>, ExtensionError> {
     let offer = client.offer();
     for (name, params) in parse_header(&offer) {
         assert_eq!(name, "permessage-deflate");
@@ -60,7 +72,9 @@ pub fn send(ext: &mut dyn Extension, msg: &[u8], compress: bool) -> (u8, Vec<u8>
 
 /// Encodes a message given as explicit fragments: `(rsv, payload of each frame)`.
 pub fn send_fragments(ext: &mut dyn Extension, pieces: &[&[u8]]) -> (u8, Vec<Vec<u8>>) {
-    let rsv = ext.encode_start(None, true).expect("fragments are compressed");
+    let rsv = ext
+        .encode_start(None, true)
+        .expect("fragments are compressed");
     let n = pieces.len();
     let frames = pieces
         .iter()
@@ -75,7 +89,13 @@ pub fn send_fragments(ext: &mut dyn Extension, pieces: &[&[u8]]) -> (u8, Vec<Vec
 }
 
 /// Decodes one message delivered in `chunk`-byte pieces (then an empty fin call).
-pub fn recv(ext: &mut dyn Extension, rsv: u8, payload: &[u8], chunk: usize, max_len: usize) -> Result<Vec<u8>, ExtensionError> {
+pub fn recv(
+    ext: &mut dyn Extension,
+    rsv: u8,
+    payload: &[u8],
+    chunk: usize,
+    max_len: usize,
+) -> Result<Vec<u8>, ExtensionError> {
     if !ext.decode_start(rsv)? {
         return Ok(payload.to_vec());
     }
