@@ -6,9 +6,12 @@ pub mod max_distance;
 use wsproto::Extension;
 use wsproto::extension::{ExtensionError, ExtensionParam};
 
+/// Owned `name[=value]` parameters of one element.
+pub type OwnedParams = Vec<(String, Option<String>)>;
+
 /// Splits a `Sec-WebSocket-Extensions` value into elements of (name, params). Test-grade: no
 /// quoted commas.
-pub fn parse_header(value: &str) -> Vec<(String, Vec<(String, Option<String>)>)> {
+pub fn parse_header(value: &str) -> Vec<(String, OwnedParams)> {
     value
         .split(',')
         .map(|element| {
