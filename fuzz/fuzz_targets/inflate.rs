@@ -10,7 +10,9 @@ use wsproto::deflate::{DeflateConfig, PerMessageDeflate};
 use wsproto::extension::{ExtensionError, RSV1};
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&control, rest)) = data.split_first() else { return };
+    let Some((&control, rest)) = data.split_first() else {
+        return;
+    };
     let max_len = usize::from(control) * 256;
     let chunk = usize::from(control % 17) + 1;
 
