@@ -16,20 +16,42 @@ pub(crate) struct Invalid {
 
 /// The length of the longest prefix of `bytes` made of complete valid characters, if the rest
 /// (at most 3 bytes) is a valid start of a character. `Err` if `bytes` is invalid.
+///
+/// One SIMD pass in the common case: a possibly incomplete last character is split off first
+/// (at most 3 bytes, checked on its own), so the bulk is validated once by simdutf8's fast
+/// `basic` validator; only on error does the `compat` validator run to say where.
 #[inline]
 pub(crate) fn valid_prefix(bytes: &[u8]) -> Result<usize, Invalid> {
-    // The fast path (all valid) runs simdutf8's SIMD validator; only an error or an incomplete
-    // tail takes the compat path, which reports where.
-    if simdutf8::basic::from_utf8(bytes).is_ok() {
-        return Ok(bytes.len());
+    let cut = incomplete_tail_start(bytes);
+    let (head, tail) = bytes.split_at(cut);
+    if simdutf8::basic::from_utf8(head).is_err() {
+        return match simdutf8::compat::from_utf8(head) {
+            Ok(_) => Ok(cut),
+            Err(e) => Err(Invalid {
+                valid_up_to: e.valid_up_to(),
+            }),
+        };
     }
-    match simdutf8::compat::from_utf8(bytes) {
+    match simdutf8::compat::from_utf8(tail) {
         Ok(_) => Ok(bytes.len()),
-        Err(e) if e.error_len().is_none() => Ok(e.valid_up_to()),
+        Err(e) if e.error_len().is_none() => Ok(cut + e.valid_up_to()),
         Err(e) => Err(Invalid {
-            valid_up_to: e.valid_up_to(),
+            valid_up_to: cut + e.valid_up_to(),
         }),
     }
+}
+
+/// Where a last character that is cut short starts (`bytes.len()` if the last one is complete
+/// or `bytes` ends in something the validator must judge).
+#[inline]
+fn incomplete_tail_start(bytes: &[u8]) -> usize {
+    let n = bytes.len();
+    for (i, &b) in bytes.iter().enumerate().rev().take(4) {
+        if b & 0xC0 != 0x80 {
+            return if i + char_width(b) > n { i } else { n };
+        }
+    }
+    n
 }
 
 /// The length of a character from its lead byte (1 for ASCII or an invalid lead).
@@ -144,6 +166,57 @@ impl Utf8Carry {
 mod tests {
     use super::*;
 
+    fn std_prefix(bytes: &[u8]) -> Result<usize, Invalid> {
+        match core::str::from_utf8(bytes) {
+            Ok(_) => Ok(bytes.len()),
+            Err(e) if e.error_len().is_none() => Ok(e.valid_up_to()),
+            Err(e) => Err(Invalid {
+                valid_up_to: e.valid_up_to(),
+            }),
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn prop_matches_std(
+            text in ".{0,20}",
+            noise in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..8),
+            at in 0usize..64,
+        ) {
+            let mut bytes = text.into_bytes();
+            let at = at.min(bytes.len());
+            bytes.splice(at..at, noise);
+            for end in 0..=bytes.len() {
+                proptest::prop_assert_eq!(valid_prefix(&bytes[..end]), std_prefix(&bytes[..end]));
+            }
+        }
+    }
+
+    #[test]
+    fn matches_std_on_every_prefix() {
+        let samples: [&[u8]; 6] = [
+            "a€😀bκόσμε".as_bytes(),
+            &[0xF4, 0x8F, 0xBF, 0xBF, 0xF4, 0x90, 0x80, 0x80],
+            &[0xED, 0x9F, 0xBF, 0xED, 0xA0, 0x80],
+            &[0xE0, 0xA0, 0x80, 0xE0, 0x9F, 0x80],
+            &[0xC2, 0x80, 0xC1, 0xBF, b'x'],
+            &[0x80, 0x80, 0x80, 0x80, 0x80],
+        ];
+        for s in samples {
+            for end in 0..=s.len() {
+                let bytes = &s[..end];
+                let expected = match core::str::from_utf8(bytes) {
+                    Ok(_) => Ok(end),
+                    Err(e) if e.error_len().is_none() => Ok(e.valid_up_to()),
+                    Err(e) => Err(Invalid {
+                        valid_up_to: e.valid_up_to(),
+                    }),
+                };
+                assert_eq!(valid_prefix(bytes), expected, "{bytes:x?}");
+            }
+        }
+    }
+
     #[test]
     fn prefix() {
         assert_eq!(valid_prefix(b"hello"), Ok(5));
@@ -158,6 +231,14 @@ mod tests {
         assert_eq!(valid_prefix(&[0xED, 0xA0]), Err(Invalid { valid_up_to: 0 }));
         assert_eq!(valid_prefix(&[0xFF]), Err(Invalid { valid_up_to: 0 }));
         assert_eq!(valid_prefix(&[0xC0, 0x80]), Err(Invalid { valid_up_to: 0 }));
+        assert_eq!(valid_prefix(&[b'a', 0x80]), Err(Invalid { valid_up_to: 1 }));
+        assert_eq!(
+            valid_prefix(&[b'a', 0xE2, b'b']),
+            Err(Invalid { valid_up_to: 1 })
+        );
+        assert_eq!(valid_prefix(&[0xE2, 0x82, 0xAC, 0xE2]), Ok(3));
+        assert_eq!(valid_prefix(&[0xF8]), Err(Invalid { valid_up_to: 0 }));
+        assert_eq!(valid_prefix(b""), Ok(0));
     }
 
     #[test]
