@@ -641,11 +641,18 @@ fn fragmented_send_and_chunked_receive() {
             assert_eq!(rsv, RSV1);
             assert!(server.decode_start(rsv).unwrap());
             let mut out = Vec::new();
-            for frame in &frames {
+            for (i, frame) in frames.iter().enumerate() {
                 for piece in frame.chunks(5) {
                     server.decode(piece, false, &mut out, usize::MAX).unwrap();
                 }
+                // Each fragment was flushed: it inflates completely on arrival.
+                let sent: usize = pieces[..=i].iter().map(|p| p.len()).sum();
+                assert_eq!(out.len(), sent, "bits {bits} round {round} fragment {i}");
             }
+            assert!(
+                frames.last().unwrap().is_empty()
+                    || !frames.last().unwrap().ends_with(&[0, 0, 0xff, 0xff])
+            );
             server.decode(&[], true, &mut out, usize::MAX).unwrap();
             assert_eq!(out, msg, "bits {bits} round {round}");
         }

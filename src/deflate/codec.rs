@@ -55,14 +55,19 @@ impl Compressor {
         self.since_reset = 0;
     }
 
-    /// Compress `input`, appending to `out`. With `end_message`, finish with a sync flush and
-    /// strip its trailing `00 00 ff ff` (RFC 7692 §7.2.1).
+    /// Compress `input`, appending to `out`, and sync-flush so that everything given so far
+    /// can be inflated by the peer (as ws does per fragment). With `end_message`, strip the
+    /// trailing `00 00 ff ff` of that flush (RFC 7692 §7.2.1). An empty piece that does not end
+    /// the message produces nothing.
     pub(crate) fn compress(
         &mut self,
         mut input: &[u8],
         end_message: bool,
         out: &mut Vec<u8>,
     ) -> Result<(), ExtensionError> {
+        if input.is_empty() && !end_message {
+            return Ok(());
+        }
         let start = out.len();
         if let Some(window) = self.window {
             // Feed at most up to the next window boundary, then empty the dictionary.
@@ -83,8 +88,8 @@ impl Compressor {
         } else {
             self.feed(input, TDEFLFlush::None, out)?;
         }
+        self.feed(&[], TDEFLFlush::Sync, out)?;
         if end_message {
-            self.feed(&[], TDEFLFlush::Sync, out)?;
             // Strip the empty stored block the sync flush ended with. Only bytes we appended
             // can be stripped.
             let appended = out.len().saturating_sub(start);

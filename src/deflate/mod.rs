@@ -27,7 +27,8 @@
 //!   response that does not answer one of its offers (RFC 7692 §7.1).
 //! * **Windows below 32 KiB are honoured**, down to 256 bytes: our compressor never refers
 //!   further back than the window agreed for our direction (how: `docs/deflate.md`).
-//! * **Per message**: RSV1 on the first frame, the trailing `00 00 ff ff` stripped and restored,
+//! * **Per message**: RSV1 on the first frame, each piece sync-flushed so the peer can inflate
+//!   it on arrival (explicit fragments stream), the trailing `00 00 ff ff` stripped and restored,
 //!   the LZ77 context kept across messages unless no context takeover was agreed for that
 //!   direction. Messages under [`DeflateConfig::threshold`] bytes, and those sent with
 //!   [`SendOptions::compress(false)`](crate::SendOptions::compress), go out uncompressed.
