@@ -28,6 +28,8 @@ const MAX_BACKLOG: usize = 64 * 1024;
 enum Phase {
     Handshake(Box<ServerHandshake>),
     Open(Box<Connection>),
+    /// Between the two (or after a failed handshake).
+    Gone,
 }
 
 struct Player {
@@ -53,13 +55,10 @@ impl Player {
                     match hs.receive(&buf[..n]) {
                         Ok(Status::Partial) => {}
                         Ok(Status::Complete(())) => {
-                            let Phase::Handshake(hs) = std::mem::replace(
-                                &mut self.phase,
-                                Phase::Handshake(Box::new(ServerHandshake::new(
-                                    ServerOptions::default(),
-                                ))),
-                            ) else {
-                                unreachable!()
+                            let Phase::Handshake(hs) =
+                                std::mem::replace(&mut self.phase, Phase::Gone)
+                            else {
+                                return;
                             };
                             match hs.accept(now, Accept::default()) {
                                 Ok(conn) => {
@@ -80,6 +79,7 @@ impl Player {
                         }
                     }
                 }
+                Phase::Gone => return self.gone = true,
                 Phase::Open(conn) => {
                     if !conn.wants_read() && conn.state() != State::Closed {
                         break; // it owes the peer pongs it cannot write yet: stop reading

@@ -185,6 +185,7 @@ impl Driver {
     }
 
     /// Whether a data message would be accepted now (the send queue is under its cap).
+    #[cfg(any(feature = "tokio", feature = "futures-io"))]
     pub(crate) fn has_send_capacity(&self) -> bool {
         self.conn.buffered_amount() < self.conn.config().get_max_send_queue()
     }
