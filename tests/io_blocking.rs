@@ -144,3 +144,81 @@ fn io_error_conversion_keeps_the_kind() {
     assert_eq!(e.kind(), std::io::ErrorKind::NotConnected);
     assert!(e.get_ref().is_some());
 }
+
+#[test]
+fn keepalive_runs_on_read_timeouts() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let handle = thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let ws = blocking::accept(stream).unwrap();
+        // Never reads, so never answers the client's pings.
+        rx.recv().unwrap();
+        drop(ws);
+    });
+    let config =
+        Config::new().keepalive(Some(Duration::from_millis(50)), Duration::from_millis(100));
+    let (mut ws, _) = blocking::connect(
+        &format!("ws://{addr}/"),
+        ClientOptions::default().config(config),
+    )
+    .unwrap();
+    match ws.recv() {
+        Some(Err(Error::Connection(wsproto::Error::TimedOut(Timeout::Keepalive)))) => {}
+        other => panic!("expected a keepalive timeout, got {other:?}"),
+    }
+    tx.send(()).unwrap();
+    handle.join().unwrap();
+}
+
+#[test]
+fn in_memory_stream_without_timeouts() {
+    // A Read + Write that is not a socket: the request and two frames in, responses out.
+    struct Mem {
+        input: std::io::Cursor<Vec<u8>>,
+        output: Vec<u8>,
+    }
+    impl std::io::Read for Mem {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            self.input.read(buf)
+        }
+    }
+    impl std::io::Write for Mem {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.output.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut input = b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n".to_vec();
+    let mask = [9u8, 8, 7, 6];
+    for (op, payload) in [(0x81u8, &b"hey"[..]), (0x88, &[0x03, 0xe8][..])] {
+        input.extend_from_slice(&[op, 0x80 | payload.len() as u8]);
+        input.extend_from_slice(&mask);
+        input.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    }
+    let mem = blocking::NoTimeouts(Mem {
+        input: std::io::Cursor::new(input),
+        output: Vec::new(),
+    });
+    let mut ws = blocking::accept(mem).unwrap();
+    assert_eq!(ws.recv().unwrap().unwrap(), Message::text("hey"));
+    ws.send(Message::text("ho")).unwrap();
+    assert_eq!(
+        ws.recv().unwrap().unwrap(),
+        Message::Close(Some(CloseFrame::new(CloseCode::NORMAL, "")))
+    );
+    assert!(ws.recv().is_none());
+    let body = &ws.get_ref().0.output;
+    let head_end = body.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    assert!(body.starts_with(b"HTTP/1.1 101"));
+    assert!(String::from_utf8_lossy(&body[..head_end]).contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
+    // Our text frame, then our Close reply echoing 1000.
+    assert_eq!(
+        &body[head_end..],
+        &[0x81, 2, b'h', b'o', 0x88, 2, 0x03, 0xe8]
+    );
+}

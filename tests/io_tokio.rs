@@ -649,3 +649,81 @@ async fn server_closes_the_tcp_connection_right_after_a_failed_connection_is_clo
     let items = server.await.unwrap();
     assert_eq!(items, vec![Err(Some(CloseCode::INVALID_PAYLOAD))]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_peer_flooding_pings_without_reading_cannot_grow_our_memory() {
+    let (mut a, b) = duplex(4096);
+    let server = tokio::spawn(async move { accept(b).await.unwrap() });
+    raw_client(&mut a).await;
+    let server = server.await.unwrap();
+    let (mut read, write) = server.split();
+    let reader = tokio::spawn(async move {
+        let mut pings = 0u64;
+        while let Some(Ok(Message::Ping(_))) = read.next().await {
+            pings += 1;
+        }
+        pings
+    });
+    // 200 000 empty pings (1.2 MB) while never reading a single pong.
+    let ping = client_frame(0x89, b"");
+    let flood: Vec<u8> = ping
+        .iter()
+        .copied()
+        .cycle()
+        .take(ping.len() * 200_000)
+        .collect();
+    let sent = tokio::time::timeout(Duration::from_secs(5), a.write_all(&flood)).await;
+    assert!(
+        sent.is_err(),
+        "the server must stop reading while it cannot write its pongs"
+    );
+    // What the server holds stays bounded: the pipe is full and the owed pongs are capped.
+    let buffered = write.with_connection(|c| c.buffered_amount());
+    assert!(buffered <= 4 * 1024, "{buffered} bytes buffered");
+    drop(a);
+    reader.abort();
+}
+
+#[tokio::test]
+async fn upgrade_done_by_another_http_server() {
+    use wsproto::handshake::accept_parsed;
+    use wsproto::io::tokio::from_connection;
+    let (a, mut b) = duplex(64 * 1024);
+    let server = tokio::spawn(async move {
+        // "hyper": read and parse the request head itself...
+        let mut head = Vec::new();
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            let mut byte = [0u8; 1];
+            b.read_exact(&mut byte).await.unwrap();
+            head.push(byte[0]);
+        }
+        let text = String::from_utf8(head).unwrap();
+        let mut lines = text.split("\r\n");
+        let mut start = lines.next().unwrap().split(' ');
+        let (method, target) = (start.next().unwrap(), start.next().unwrap());
+        let headers: Vec<(&str, &[u8])> = lines
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                let (n, v) = l.split_once(':').unwrap();
+                (n.trim(), v.trim().as_bytes())
+            })
+            .collect();
+        let request = wsproto::handshake::Request::from_parts(method, target, &headers).unwrap();
+        assert_eq!(request.path(), "/upgraded");
+        let (conn, parts) = accept_parsed(&request, Accept::default(), Config::new()).unwrap();
+        // ...write the 101 itself, then hand the upgraded stream over.
+        b.write_all(&parts.to_bytes()).await.unwrap();
+        echo(from_connection(b, conn, None)).await
+    });
+    let (mut ws, response) = connect_with(a, "ws://localhost/upgraded", ClientOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(response.status, 101);
+    ws.send(Message::text("through hyper")).await.unwrap();
+    assert_eq!(
+        ws.next().await.unwrap().unwrap(),
+        Message::text("through hyper")
+    );
+    ws.close(CloseCode::NORMAL, "").await.unwrap();
+    assert_eq!(server.await.unwrap().len(), 2);
+}
