@@ -13,15 +13,13 @@
 use std::process::ExitCode;
 
 use futures_util::StreamExt;
+use wsproto::deflate::PerMessageDeflate;
 use wsproto::handshake::ClientOptions;
 use wsproto::io::tokio::connect;
 use wsproto::io::{ConnectOptions, Message};
 
 fn options() -> ConnectOptions {
-    #[allow(unused_mut)]
-    let mut options = ClientOptions::default();
-    // DEFLATE INTEGRATION POINT: offer permessage-deflate once src/deflate lands.
-    // options.extensions.push(Box::new(wsproto::deflate::PerMessageDeflate::default()));
+    let options = ClientOptions::default().extension(PerMessageDeflate::default());
     ConnectOptions::new(options)
 }
 

@@ -13,16 +13,13 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use wsproto::CloseCode;
+use wsproto::deflate::PerMessageDeflate;
 use wsproto::handshake::ClientOptions;
 use wsproto::io::tokio::{WebSocket, connect};
 use wsproto::io::{ConnectOptions, Message};
 
 fn options() -> ClientOptions {
-    #[allow(unused_mut)]
-    let mut options = ClientOptions::default();
-    // DEFLATE INTEGRATION POINT: offer permessage-deflate once src/deflate lands.
-    // options.extensions.push(Box::new(wsproto::deflate::PerMessageDeflate::default()));
-    options
+    ClientOptions::default().extension(PerMessageDeflate::default())
 }
 
 fn pattern(len: usize, seed: u8) -> Vec<u8> {

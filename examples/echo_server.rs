@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use futures_util::StreamExt;
 use tokio::net::{TcpListener, TcpStream};
+use wsproto::deflate::PerMessageDeflate;
 use wsproto::handshake::{Accept, Reject, Request, ServerOptions};
 use wsproto::io::tokio::accept_with;
 use wsproto::io::{AcceptOptions, Message};
@@ -54,11 +55,9 @@ fn parse_args() -> (String, Settings) {
 
 /// The extensions offered to the handshake: permessage-deflate with its default settings.
 fn extensions(settings: &Settings) -> Vec<Box<dyn Extension>> {
-    #[allow(unused_mut)]
     let mut extensions: Vec<Box<dyn Extension>> = Vec::new();
     if settings.deflate {
-        // DEFLATE INTEGRATION POINT: enable once src/deflate lands.
-        // extensions.push(Box::new(wsproto::deflate::PerMessageDeflate::default()));
+        extensions.push(Box::new(PerMessageDeflate::default()));
     }
     extensions
 }
