@@ -727,3 +727,36 @@ async fn upgrade_done_by_another_http_server() {
     ws.close(CloseCode::NORMAL, "").await.unwrap();
     assert_eq!(server.await.unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn permessage_deflate_between_adapters() {
+    use wsproto::deflate::PerMessageDeflate;
+    let (a, b) = duplex(64 * 1024);
+    let server = tokio::spawn(async move {
+        let ws = accept_with(b, AcceptOptions::default(), |_: &Request| {
+            Ok(Accept::default().extension(PerMessageDeflate::default()))
+        })
+        .await
+        .unwrap();
+        assert_eq!(ws.with_connection(|c| c.extensions().len()), 1);
+        echo(ws).await
+    });
+    let options = ClientOptions::default().extension(PerMessageDeflate::default());
+    let (mut ws, response) = connect_with(a, "ws://localhost/", options).await.unwrap();
+    assert!(
+        response
+            .header("sec-websocket-extensions")
+            .unwrap()
+            .starts_with("permessage-deflate")
+    );
+    let text = "compress me ".repeat(50_000);
+    ws.send(Message::text(text.clone())).await.unwrap();
+    assert_eq!(ws.next().await.unwrap().unwrap(), Message::text(text));
+    let noise: Vec<u8> = (0..100_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    ws.send(Message::binary(noise.clone())).await.unwrap();
+    assert_eq!(ws.next().await.unwrap().unwrap(), Message::binary(noise));
+    ws.close(CloseCode::NORMAL, "").await.unwrap();
+    assert_eq!(server.await.unwrap().len(), 3);
+}
