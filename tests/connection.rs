@@ -782,3 +782,85 @@ fn idle_connection_holds_little_memory() {
         pair.client.buffer_capacity()
     );
 }
+
+// ---- regressions from the Autobahn runs ----
+
+#[test]
+fn peer_close_after_whole_frame_utf8_error_is_processed() {
+    // Autobahn 6.x: a whole text frame with invalid UTF-8, then the peer's answer to our 1007.
+    for split in [false, true] {
+        let mut s = server();
+        let bad = cframe(true, 1, &[b'o', b'k', 0xED, 0xA0, 0x80]);
+        let close = cframe(true, 8, &close_payload(1000, ""));
+        if split {
+            assert_eq!(
+                feed(&mut s, &bad),
+                vec![Ev::Err(Error::Protocol(ProtocolError::InvalidUtf8))]
+            );
+            assert_eq!(s.state(), State::Closing);
+            assert_eq!(feed(&mut s, &close), vec![]);
+        } else {
+            let mut both = bad.clone();
+            both.extend(&close);
+            assert_eq!(
+                feed(&mut s, &both),
+                vec![Ev::Err(Error::Protocol(ProtocolError::InvalidUtf8))]
+            );
+        }
+        assert_eq!(transmit(&mut s), server_close(CloseCode::INVALID_PAYLOAD));
+        assert_eq!(s.state(), State::Closed);
+        assert!(s.should_close_transport());
+    }
+}
+
+#[test]
+fn oversized_close_frame_ends_the_handshake() {
+    // Autobahn 7.3.6: the peer's Close has a 126-byte payload; we answer 1002 and are done.
+    let mut s = server();
+    let mut payload = close_payload(1000, "");
+    payload.resize(126, b'*');
+    assert_eq!(
+        feed(&mut s, &cframe(true, 8, &payload)),
+        vec![Ev::Err(Error::Protocol(ProtocolError::ControlFrameTooLong))]
+    );
+    assert_eq!(transmit(&mut s), server_close(CloseCode::PROTOCOL_ERROR));
+    assert_eq!(s.state(), State::Closed);
+    assert!(s.should_close_transport());
+}
+
+#[test]
+fn errors_in_every_path_keep_reading_for_the_close() {
+    // Whatever raised the error (header, mid-frame, fragment, end of message), the peer's
+    // Close that follows is seen and the server closes the transport.
+    let close = cframe(true, 8, &close_payload(1000, ""));
+    let cases: Vec<(Vec<u8>, Config)> = vec![
+        (cframe(true, 1, &[0xFF]), Config::new()),
+        (
+            [cframe(false, 1, b"a"), cframe(true, 0, &[0xE2, 0x82])].concat(),
+            Config::new(),
+        ),
+        (
+            [cframe(false, 1, &[0xE2]), cframe(true, 0, &[0x82])].concat(),
+            Config::new().assemble_messages(false),
+        ),
+        (
+            cframe(true, 1, &[b'a', 0xFF, b'b']),
+            Config::new().assemble_messages(false),
+        ),
+        (frame(true, 4, 2, b"abc", Some(KEY)), Config::new()),
+        (cframe(true, 2, &[0; 50]), Config::new().max_frame_size(10)),
+        (cframe(true, 0, b"x"), Config::new()),
+    ];
+    for (bad, config) in cases {
+        let mut s = Connection::new(Role::Server, config);
+        s.receive(T0, &bad);
+        s.receive(T0, &close);
+        let evs = events(&mut s);
+        assert!(
+            matches!(evs.last(), Some(Ev::Err(Error::Protocol(_)))),
+            "{evs:?}"
+        );
+        assert_eq!(s.state(), State::Closed, "{bad:x?}");
+        assert!(s.should_close_transport());
+    }
+}

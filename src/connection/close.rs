@@ -90,11 +90,12 @@ impl Core {
         if self.state == State::Open && !self.close_sent {
             self.begin_closing(e.close_code(), "");
         }
-        // Keep reading to see the peer's Close if the stream is still in step.
-        self.rx_mode = if self.frame.is_some() {
-            RxMode::Silent
-        } else {
+        // Keep reading to see the peer's Close while the stream is still in step (the rest
+        // of the offending frame is skipped); after a header that cannot be framed, stop.
+        self.rx_mode = if self.rx_desync {
             RxMode::Dead
+        } else {
+            RxMode::Silent
         };
         if self.peer_close_seen {
             self.finish_closed();

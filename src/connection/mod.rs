@@ -239,6 +239,8 @@ struct Core {
     close_sent: bool,
     /// The peer's Close frame arrived.
     peer_close_seen: bool,
+    /// A header could not be framed: the input is out of step, stop reading it.
+    rx_desync: bool,
     /// Close the transport now (failure, timeout, drop, or the client's wait is over).
     close_transport: bool,
     /// An error to report from the next `poll_event`.
@@ -286,6 +288,7 @@ impl Connection {
                 enc_buf: Vec::new(),
                 close_sent: false,
                 peer_close_seen: false,
+                rx_desync: false,
                 close_transport: false,
                 pending_error: None,
                 rx_fail: None,
@@ -521,3 +524,6 @@ impl Connection {
         self.core.poll_timeout()
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -194,7 +194,8 @@ impl Core {
     }
 
     fn next_header(&mut self, buf: &mut RecvBuf) -> Result<Flow, ProtocolError> {
-        match FrameHeader::parse(buf.input())? {
+        let parsed = FrameHeader::parse(buf.input()).inspect_err(|_| self.rx_desync = true)?;
+        match parsed {
             Status::Partial => Ok(Flow::NeedMore),
             Status::Complete((header, n)) => {
                 buf.consume(n);
@@ -207,7 +208,10 @@ impl Core {
     /// Checks a header against the protocol rules and sets up its frame.
     fn begin_frame(&mut self, h: FrameHeader) -> Result<(), ProtocolError> {
         // Until proven acceptable, the frame is skipped (if its length fits memory at all).
-        let len = usize::try_from(h.payload_len).map_err(|_| ProtocolError::FrameTooLarge)?;
+        let Ok(len) = usize::try_from(h.payload_len) else {
+            self.rx_desync = true;
+            return Err(ProtocolError::FrameTooLarge);
+        };
         let mut frame = RxFrame {
             opcode: h.opcode,
             fin: h.fin,
@@ -230,6 +234,9 @@ impl Core {
         if let OpCode::Reserved(op) = h.opcode {
             return Err(ProtocolError::UnknownOpcode(op));
         }
+        // A Close frame that breaks a rule still ends the peer's side: after our Close with
+        // the error code the handshake is over (no second Close will come).
+        self.peer_close_seen = h.opcode == OpCode::Close;
         let control = h.opcode.is_control();
         if h.rsv != 0
             && (control || h.opcode == OpCode::Continuation || h.rsv & !self.claimed_rsv != 0)
