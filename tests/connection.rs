@@ -864,3 +864,51 @@ fn errors_in_every_path_keep_reading_for_the_close() {
         assert!(s.should_close_transport());
     }
 }
+
+#[test]
+fn streaming_a_16_mib_frame_uses_bounded_memory() {
+    let size = 16 << 20;
+    let mut s = Connection::new(Role::Server, Config::new().assemble_messages(false));
+    let payload: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+    let bytes = cframe(true, 2, &payload);
+    let mut received = 0;
+    let mut max_capacity = 0;
+    for chunk in bytes.chunks(64 * 1024) {
+        s.receive(T0, chunk);
+        while let Some(event) = s.poll_event().unwrap() {
+            match event {
+                wsproto::Event::Binary { data, fin } => {
+                    assert!(
+                        data.iter()
+                            .enumerate()
+                            .all(|(i, &b)| b == ((received + i) % 251) as u8)
+                    );
+                    received += data.len();
+                    assert_eq!(fin, received == size);
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        max_capacity = max_capacity.max(s.buffer_capacity());
+    }
+    assert_eq!(received, size);
+    assert!(max_capacity <= 256 * 1024, "{max_capacity}");
+}
+
+#[test]
+fn input_buffer_shrinks_back_under_steady_traffic() {
+    // A 1 MiB frame followed, in the same read, by the start of the next one: the buffer is
+    // never empty, yet it gives back the large allocation once the big frame is consumed.
+    let mut s = server();
+    let mut bytes = cframe(true, 2, &vec![7; 1 << 20]);
+    let small = cframe(true, 1, b"small");
+    bytes.extend(&small[..4]);
+    s.receive(T0, &bytes);
+    assert!(matches!(
+        s.poll_event(),
+        Ok(Some(wsproto::Event::Binary { fin: true, .. }))
+    ));
+    assert!(matches!(s.poll_event(), Ok(None)));
+    assert!(s.buffer_capacity() <= 64 * 1024, "{}", s.buffer_capacity());
+    assert_eq!(feed(&mut s, &small[4..]), vec![Ev::text("small")]);
+}

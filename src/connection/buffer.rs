@@ -58,12 +58,20 @@ impl RecvBuf {
         }
     }
 
-    /// Releases the input buffer if it is empty and large.
+    /// Gives back a large input buffer once little is left in it (no frame is being lent
+    /// from it): released when empty, cut back to 64 KiB otherwise.
     pub(crate) fn shrink_input(&mut self) {
-        if self.start == self.end && self.data.capacity() > SHRINK_ABOVE {
+        if self.data.capacity() <= SHRINK_ABOVE {
+            return;
+        }
+        if self.start == self.end {
             self.data = Vec::new();
             self.start = 0;
             self.end = 0;
+        } else if self.available() <= SHRINK_ABOVE / 2 {
+            self.compact();
+            self.data.truncate(SHRINK_ABOVE);
+            self.data.shrink_to(SHRINK_ABOVE);
         }
     }
 
