@@ -760,3 +760,17 @@ async fn permessage_deflate_between_adapters() {
     ws.close(CloseCode::NORMAL, "").await.unwrap();
     assert_eq!(server.await.unwrap().len(), 3);
 }
+
+#[tokio::test(start_paused = true)]
+async fn write_half_close_is_bounded_even_if_the_read_half_is_idle() {
+    let config = Config::new().close_timeout(Duration::from_secs(3));
+    let (client, server) = duplex_pair(
+        ClientOptions::default().config(config),
+        ServerOptions::default(),
+    )
+    .await;
+    let (_read, mut write) = client.split();
+    // Neither the server nor our read half is polled: only the close timeout ends this.
+    write.close(CloseCode::NORMAL, "").await.unwrap();
+    drop(server);
+}

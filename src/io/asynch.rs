@@ -478,15 +478,30 @@ async fn close_inner<T: AsyncIo>(
         }
     }
     if !read {
-        // The ReadHalf runs the rest of the handshake; wait until it has.
+        // The ReadHalf runs the rest of the handshake; wait until it has. The timers run here
+        // too, so that the close timeout ends the wait even if the ReadHalf is not polled.
         core::future::poll_fn(|cx| {
             inner.with(cx, Side::Write, |s, cx| {
-                if s.finished {
-                    return Poll::Ready(Ok(()));
-                }
-                match s.poll_transmit(cx) {
-                    Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-                    _ => Poll::Pending,
+                loop {
+                    if s.finished || s.shutdown_done {
+                        return Poll::Ready(Ok(()));
+                    }
+                    if s.poll_timer(cx) {
+                        continue;
+                    }
+                    return match s.poll_transmit(cx) {
+                        Poll::Ready(Ok(())) if s.driver.should_close_transport() => {
+                            match s.io.poll_shutdown(cx) {
+                                Poll::Pending => Poll::Pending,
+                                Poll::Ready(_) => {
+                                    s.shutdown_done = true;
+                                    Poll::Ready(Ok(()))
+                                }
+                            }
+                        }
+                        Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+                        _ => Poll::Pending,
+                    };
                 }
             })
         })
