@@ -222,3 +222,23 @@ fn in_memory_stream_without_timeouts() {
         &[0x81, 2, b'h', b'o', 0x88, 2, 0x03, 0xe8]
     );
 }
+
+#[test]
+fn ipv6_literal_url() {
+    // Skipped where the machine has no IPv6 loopback.
+    let Ok(listener) = TcpListener::bind("[::1]:0") else {
+        return;
+    };
+    let port = listener.local_addr().unwrap().port();
+    let handle = thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        echo(blocking::accept(stream).unwrap())
+    });
+    let (mut ws, response) =
+        blocking::connect(&format!("ws://[::1]:{port}/v6"), ClientOptions::default()).unwrap();
+    assert_eq!(response.status, 101);
+    ws.send(Message::text("v6")).unwrap();
+    assert_eq!(ws.recv().unwrap().unwrap(), Message::text("v6"));
+    ws.close(CloseCode::NORMAL, "").unwrap();
+    assert_eq!(handle.join().unwrap().len(), 2);
+}
