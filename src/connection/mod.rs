@@ -236,6 +236,9 @@ struct Core {
     tx_msg: Option<TxMsg>,
     /// Scratch space for extension-encoded payloads.
     enc_buf: Vec<u8>,
+    /// Masking keys drawn ahead from the entropy source (client), and how many bytes are used.
+    key_pool: [u8; 64],
+    key_pos: usize,
     close_sent: bool,
     /// The peer's Close frame arrived.
     peer_close_seen: bool,
@@ -286,6 +289,8 @@ impl Connection {
                 tx: TxQueue::default(),
                 tx_msg: None,
                 enc_buf: Vec::new(),
+                key_pool: [0; 64],
+                key_pos: 64,
                 close_sent: false,
                 peer_close_seen: false,
                 rx_desync: false,

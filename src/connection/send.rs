@@ -139,20 +139,29 @@ impl Core {
         !self.eof && self.rx_mode != super::RxMode::Dead
     }
 
-    /// A masking key for a frame we send, if we are the client. Without an entropy source the
-    /// frames the protocol owes (pong, close reply) go out with a zero key (sends the
-    /// application asked for fail with [`SendError::NoEntropy`] instead).
-    pub(super) fn mask_key(&self) -> Option<[u8; 4]> {
-        match self.role {
-            Role::Server => None,
-            Role::Client => {
-                let mut key = [0u8; 4];
-                if let Some(fill) = self.config.random {
-                    fill(&mut key);
-                }
-                Some(key)
-            }
+    /// A masking key for a frame we send, if we are the client: 4 fresh bytes from the entropy
+    /// source, drawn 64 bytes (16 keys) at a time into a small pool to keep the per-frame cost
+    /// low; each key is wiped from the pool when taken. Without an entropy source the frames
+    /// the protocol owes (pong, close reply) go out with a zero key (sends the application
+    /// asked for fail with [`SendError::NoEntropy`] instead).
+    pub(super) fn mask_key(&mut self) -> Option<[u8; 4]> {
+        if self.role == Role::Server {
+            return None;
         }
+        let Some(fill) = self.config.random else {
+            return Some([0; 4]);
+        };
+        if self.key_pos >= self.key_pool.len() {
+            fill(&mut self.key_pool);
+            self.key_pos = 0;
+        }
+        let mut key = [0u8; 4];
+        if let Some(src) = self.key_pool.get_mut(self.key_pos..self.key_pos + 4) {
+            key.copy_from_slice(src);
+            src.fill(0);
+        }
+        self.key_pos += 4;
+        Some(key)
     }
 
     /// Checks that we may send frames the application asked for.

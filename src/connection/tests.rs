@@ -99,3 +99,31 @@ fn owed_frames_go_out_over_the_cap_and_without_entropy() {
     assert!(matches!(c.poll_event(), Ok(Some(Event::Ping(b"p")))));
     assert_eq!(c.poll_transmit(), &[0x8A, 0x81, 0, 0, 0, 0, b'p']);
 }
+
+#[test]
+fn every_frame_gets_a_fresh_key() {
+    use core::sync::atomic::{AtomicU8, Ordering};
+    static NEXT: AtomicU8 = AtomicU8::new(0);
+    fn counting(buf: &mut [u8]) {
+        for b in buf {
+            *b = NEXT.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    let mut c = Connection::new(Role::Client, Config::new().random(counting));
+    let mut keys = Vec::new();
+    for _ in 0..20 {
+        c.send_binary(b"").unwrap();
+        let out = c.poll_transmit().to_vec();
+        c.advance_transmit(out.len());
+        assert_eq!(out.len(), 6);
+        keys.push([out[2], out[3], out[4], out[5]]);
+    }
+    let expected: Vec<[u8; 4]> = (0..20u8)
+        .map(|i| [4 * i, 4 * i + 1, 4 * i + 2, 4 * i + 3])
+        .collect();
+    assert_eq!(keys, expected, "consecutive, never repeated");
+    assert!(
+        c.core.key_pool[..c.core.key_pos].iter().all(|&b| b == 0),
+        "used keys are wiped"
+    );
+}

@@ -20,9 +20,8 @@
 /// ```
 #[inline]
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
-    // The key as seen from buf[0].
-    let mut key = key;
-    key.rotate_left(offset % 4);
+    // The key as seen from buf[0]: rotate it by `offset` bytes.
+    let key = (u32::from_le_bytes(key).rotate_right(8 * (offset % 4) as u32)).to_le_bytes();
     if buf.len() < 8 {
         naive(buf, key);
         return;
