@@ -774,3 +774,40 @@ async fn write_half_close_is_bounded_even_if_the_read_half_is_idle() {
     write.close(CloseCode::NORMAL, "").await.unwrap();
     drop(server);
 }
+
+#[tokio::test]
+async fn accept_a_request_parsed_elsewhere() {
+    let (a, mut b) = duplex(64 * 1024);
+    let server = tokio::spawn(async move {
+        let mut head = Vec::new();
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            let mut byte = [0u8; 1];
+            b.read_exact(&mut byte).await.unwrap();
+            head.push(byte[0]);
+        }
+        let text = String::from_utf8(head).unwrap();
+        let mut lines = text.split("\r\n").skip(1);
+        let headers: Vec<(&str, &[u8])> = lines
+            .by_ref()
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                let (n, v) = l.split_once(':').unwrap();
+                (n.trim(), v.trim().as_bytes())
+            })
+            .collect();
+        let request = wsproto::handshake::Request::from_parts("GET", "/parsed", &headers).unwrap();
+        let accept = Accept::default().protocol("p2");
+        let ws = wsproto::io::tokio::accept_parsed(b, &request, accept, Config::new()).unwrap();
+        assert_eq!(ws.protocol(), Some("p2"));
+        echo(ws).await
+    });
+    let options = ClientOptions::default().protocol("p1").protocol("p2");
+    let (mut ws, response) = connect_with(a, "ws://localhost/parsed", options)
+        .await
+        .unwrap();
+    assert_eq!(response.protocol(), Some("p2"));
+    ws.send(Message::text("parsed")).await.unwrap();
+    assert_eq!(ws.next().await.unwrap().unwrap(), Message::text("parsed"));
+    ws.close(CloseCode::NORMAL, "").await.unwrap();
+    assert_eq!(server.await.unwrap().len(), 2);
+}

@@ -567,3 +567,19 @@ pub fn accept_with<S: Stream, C: Callback>(
         }
     }
 }
+
+/// Accepts a request that was already read from `stream` and parsed elsewhere
+/// ([`Request::from_parts`](crate::handshake::Request::from_parts); ws `handleUpgrade`): the
+/// 101 response is written first, then the WebSocket runs. An invalid request is an error
+/// (answer it with [`HandshakeError::to_reject`](crate::handshake::HandshakeError::to_reject)).
+/// If another HTTP server writes the 101 itself (hyper/axum), use `from_connection` with
+/// [`handshake::accept_parsed`](crate::handshake::accept_parsed) instead.
+pub fn accept_parsed<S: Stream>(
+    stream: S,
+    request: &crate::handshake::Request,
+    accept: crate::handshake::Accept,
+    config: crate::Config,
+) -> Result<WebSocket<S>, Error> {
+    let (conn, protocol) = super::upgrade_parsed(request, accept, config)?;
+    Ok(WebSocket::from_connection(stream, conn, protocol))
+}

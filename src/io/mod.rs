@@ -530,6 +530,21 @@ impl<C: Callback> ServerDriver<C> {
     }
 }
 
+/// Server, for a request another component already read and parsed (ws `handleUpgrade`, a
+/// router that peeked at the request): validates and negotiates it like
+/// [`handshake::accept_parsed`](crate::handshake::accept_parsed), then queues the 101 response
+/// at the front of the connection's output, so the adapter writes it before any frame.
+pub(crate) fn upgrade_parsed(
+    request: &Request,
+    accept: Accept,
+    config: crate::Config,
+) -> Result<(Connection, Option<String>), Error> {
+    let protocol = accept.protocol.clone();
+    let (mut conn, parts) = crate::handshake::accept_parsed(request, accept, config)?;
+    conn.queue_raw(&parts.to_bytes());
+    Ok((conn, protocol))
+}
+
 /// A closed stream during the handshake.
 pub(crate) fn handshake_eof() -> Error {
     Error::Io(std::io::Error::new(
