@@ -269,3 +269,21 @@ fn smol_handshake_timeout() {
         assert!(matches!(result, Err(Error::HandshakeTimeout)), "{result:?}");
     });
 }
+
+#[test]
+fn smol_keepalive_with_futures_timer() {
+    smol::block_on(async {
+        let (a, b) = pipe();
+        let server = smol::spawn(accept(b));
+        let config =
+            Config::new().keepalive(Some(Duration::from_millis(50)), Duration::from_millis(100));
+        let (mut ws, _) = connect_with(a, "ws://memory/", ClientOptions::default().config(config))
+            .await
+            .unwrap();
+        let _server = server.await.unwrap(); // held, never polled: no pongs
+        match ws.next().await {
+            Some(Err(Error::Connection(wsproto::Error::TimedOut(Timeout::Keepalive)))) => {}
+            other => panic!("expected a keepalive timeout, got {other:?}"),
+        }
+    });
+}

@@ -811,3 +811,18 @@ async fn accept_a_request_parsed_elsewhere() {
     ws.close(CloseCode::NORMAL, "").await.unwrap();
     assert_eq!(server.await.unwrap().len(), 2);
 }
+
+#[tokio::test(start_paused = true)]
+async fn client_handshake_times_out_when_the_server_never_answers() {
+    let (a, _b) = duplex(4096);
+    let options = ConnectOptions::new(ClientOptions::default())
+        .handshake_timeout(Some(Duration::from_secs(7)));
+    let started = tokio::time::Instant::now();
+    let err = connect_with(a, "ws://localhost/", options)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::HandshakeTimeout), "{err:?}");
+    assert_eq!(started.elapsed().as_secs(), 7);
+    let io: std::io::Error = err.into();
+    assert_eq!(io.kind(), std::io::ErrorKind::TimedOut);
+}
