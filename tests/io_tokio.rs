@@ -826,3 +826,21 @@ async fn client_handshake_times_out_when_the_server_never_answers() {
     let io: std::io::Error = err.into();
     assert_eq!(io.kind(), std::io::ErrorKind::TimedOut);
 }
+
+#[test]
+fn futures_and_types_are_send() {
+    fn send<T: Send>(_: &T) {}
+    fn sync<T: Sync>() {}
+    let connect_future = connect("ws://127.0.0.1:1/", ClientOptions::default());
+    send(&connect_future);
+    let (a, _b) = duplex(16);
+    let accept_future = accept(a);
+    send(&accept_future);
+    sync::<WebSocket<TcpStream>>();
+    sync::<wsproto::io::tokio::ReadHalf<TcpStream>>();
+    sync::<wsproto::io::tokio::WriteHalf<TcpStream>>();
+    fn ws_send<T: Send>() {}
+    ws_send::<WebSocket<TcpStream>>();
+    #[cfg(feature = "futures-io")]
+    ws_send::<wsproto::io::futures::WebSocket<smol::net::TcpStream>>();
+}
