@@ -912,3 +912,46 @@ fn input_buffer_shrinks_back_under_steady_traffic() {
     assert!(s.buffer_capacity() <= 64 * 1024, "{}", s.buffer_capacity());
     assert_eq!(feed(&mut s, &small[4..]), vec![Ev::text("small")]);
 }
+
+#[test]
+fn close_codes_we_may_send() {
+    for code in [1000u16, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 4000, 4999] {
+        let mut s = server();
+        s.close(T0, CloseCode::from(code), "r").unwrap();
+        assert_eq!(transmit(&mut s), sframe(true, 8, &close_payload(code, "r")));
+        assert_eq!(s.send_ping(b""), Err(SendError::Closed));
+        assert_eq!(s.send_pong(b""), Err(SendError::Closed));
+        assert_eq!(s.send_fragment(MessageKind::Binary, b"", true, SendOptions::new()), Err(SendError::Closed));
+    }
+    for code in [0u16, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000, 65535] {
+        let mut s = server();
+        let code = CloseCode::from(code);
+        assert_eq!(s.close(T0, code, ""), Err(SendError::InvalidCloseCode(code)));
+        assert_eq!(s.state(), State::Open);
+    }
+}
+
+#[test]
+fn unread_input_is_bounded() {
+    // An application that never polls: the driver is told to stop reading at 64 KiB.
+    let mut s = server();
+    let frame = cframe(true, 2, &[0; 1000]);
+    let mut fed = 0;
+    while s.wants_read() {
+        s.receive(T0, &frame);
+        fed += frame.len();
+        assert!(fed < 80 * 1024);
+    }
+    assert!(fed >= 64 * 1024);
+    // Polling drains it and reading resumes.
+    assert_eq!(events(&mut s).len(), fed / frame.len());
+    assert!(s.wants_read());
+    // A frame being lent whole may exceed it: reading continues until it is complete.
+    let mut s = server();
+    let big = cframe(true, 2, &vec![1; 200 * 1024]);
+    s.receive(T0, &big[..100 * 1024]);
+    assert_eq!(events(&mut s), vec![]);
+    assert!(s.wants_read());
+    s.receive(T0, &big[100 * 1024..]);
+    assert_eq!(events(&mut s), vec![Ev::binary(&vec![1; 200 * 1024])]);
+}
