@@ -915,18 +915,26 @@ fn input_buffer_shrinks_back_under_steady_traffic() {
 
 #[test]
 fn close_codes_we_may_send() {
-    for code in [1000u16, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 4000, 4999] {
+    for code in [
+        1000u16, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 4000, 4999,
+    ] {
         let mut s = server();
         s.close(T0, CloseCode::from(code), "r").unwrap();
         assert_eq!(transmit(&mut s), sframe(true, 8, &close_payload(code, "r")));
         assert_eq!(s.send_ping(b""), Err(SendError::Closed));
         assert_eq!(s.send_pong(b""), Err(SendError::Closed));
-        assert_eq!(s.send_fragment(MessageKind::Binary, b"", true, SendOptions::new()), Err(SendError::Closed));
+        assert_eq!(
+            s.send_fragment(MessageKind::Binary, b"", true, SendOptions::new()),
+            Err(SendError::Closed)
+        );
     }
     for code in [0u16, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000, 65535] {
         let mut s = server();
         let code = CloseCode::from(code);
-        assert_eq!(s.close(T0, code, ""), Err(SendError::InvalidCloseCode(code)));
+        assert_eq!(
+            s.close(T0, code, ""),
+            Err(SendError::InvalidCloseCode(code))
+        );
         assert_eq!(s.state(), State::Open);
     }
 }

@@ -1,8 +1,9 @@
 //! The post-handshake state machine.
 //!
-//! The code is split by direction: [`recv`](self) parses frames lazily in `poll_event`,
-//! `send` encodes commands into the outbound queue, `close` holds the closing handshake and
-//! failure paths, `timer` the deadlines. `buffer` holds the receive buffers events borrow from.
+//! The code is split by direction: `recv` parses frames lazily in `poll_event`, `send`
+//! encodes commands into the outbound queue, `close` holds the closing handshake and failure
+//! paths, `timer` the deadlines, and `buffer` the receive buffers events borrow from.
+//! docs/design.md describes the state machine and the buffers.
 
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
