@@ -168,5 +168,49 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
+/// Many small messages: per-message costs (block headers, and without context takeover the
+/// allocation of the (de)compressor for every message) dominate.
+fn bench_small(c: &mut Criterion) {
+    const SMALL: usize = 2048;
+    const SMALL_COUNT: usize = 256;
+    let msgs: Vec<Vec<u8>> = (0..SMALL_COUNT as u32)
+        .map(|i| json_like(SMALL, i))
+        .collect();
+    let mut group = c.benchmark_group("deflate-2k");
+    group.throughput(Throughput::Bytes((SMALL * SMALL_COUNT) as u64));
+    group.sample_size(20);
+    for case in cases().into_iter().take(3) {
+        let compressed = compress_all(&mut server(case.config, case.offer), &msgs);
+        let total: usize = compressed.iter().map(Vec::len).sum();
+        eprintln!(
+            "2k {}: {} -> {} bytes ({:.1}%)",
+            case.name,
+            SMALL * SMALL_COUNT,
+            total,
+            100.0 * total as f64 / (SMALL * SMALL_COUNT) as f64
+        );
+        group.bench_function(BenchmarkId::new("compress", case.name), |b| {
+            b.iter(|| {
+                let mut ext = server(case.config, case.offer);
+                black_box(compress_all(&mut ext, black_box(&msgs)))
+            })
+        });
+        group.bench_function(BenchmarkId::new("decompress", case.name), |b| {
+            let mut out = Vec::with_capacity(SMALL);
+            b.iter(|| {
+                let mut ext = client(case.offer);
+                for z in &compressed {
+                    out.clear();
+                    assert!(ext.decode_start(RSV1).unwrap());
+                    ext.decode(black_box(z), true, &mut out, usize::MAX)
+                        .unwrap();
+                    assert_eq!(out.len(), SMALL);
+                }
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench, bench_small);
 criterion_main!(benches);
