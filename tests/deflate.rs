@@ -427,6 +427,20 @@ fn rfc7692_examples() {
         .unwrap(),
         b"Hello"
     );
+    // §7.2.3.5: two blocks in one message (the first ended by a sync flush that stays).
+    assert_eq!(
+        recv(
+            &mut PerMessageDeflate::default(),
+            RSV1,
+            &[
+                0xf2, 0x48, 0x05, 0x00, 0x00, 0x00, 0xff, 0xff, 0xca, 0xc9, 0xc9, 0x07, 0x00
+            ],
+            5,
+            100
+        )
+        .unwrap(),
+        b"Hello"
+    );
     // An empty compressed payload is an empty message, and leaves the stream intact.
     assert_eq!(recv(&mut rx, RSV1, &[], 1, 100).unwrap(), b"");
     assert_eq!(

@@ -441,22 +441,23 @@ impl PerMessageDeflate {
         max_len: usize,
     ) -> Result<(), ExtensionError> {
         if self.in_ended {
-            // Whatever follows a final block in this message is ignored (RFC 7692 §7.2.3.3
+            // Whatever follows a final block in this message is ignored (RFC 7692 §7.2.3.4
             // shows such padding).
             return Ok(());
         }
         self.in_len = self.in_len.saturating_add(input.len());
+        // An empty compressed message is an empty message: appending the trailer to nothing
+        // would leave the inflater inside a stored block header.
+        let trailer = fin && self.in_len > 0;
+        if input.is_empty() && !trailer {
+            return Ok(());
+        }
         let decompressor = self.decompressor.get_or_insert_with(Decompressor::new);
         if !input.is_empty() && decompressor.inflate(input, out, max_len)? == Inflated::StreamEnd {
             self.in_ended = true;
             return Ok(());
         }
-        // An empty compressed message is an empty message: appending the trailer to nothing
-        // would leave the inflater inside a stored block header.
-        if fin
-            && self.in_len > 0
-            && decompressor.inflate(&SYNC_TRAILER, out, max_len)? == Inflated::StreamEnd
-        {
+        if trailer && decompressor.inflate(&SYNC_TRAILER, out, max_len)? == Inflated::StreamEnd {
             self.in_ended = true;
         }
         Ok(())
