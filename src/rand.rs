@@ -2,7 +2,7 @@
 //!
 //! The core draws no randomness itself: it calls a [`FillRandom`] function taken from the
 //! [`Config`](crate::Config). With the `std` feature the default is [`os_random`], which refills a
-//! small per-thread pool from the operating system in batches (one system call per 64 masking
+//! small per-thread pool from the operating system in batches (one system call per 1024 masking
 //! keys, never one per frame). Without `std` the caller supplies its own function (ws's
 //! `generateMask`), e.g. one reading a hardware RNG.
 
@@ -16,7 +16,7 @@ pub type FillRandom = fn(&mut [u8]);
 mod os {
     use core::cell::RefCell;
 
-    const POOL: usize = 256;
+    const POOL: usize = 4096;
 
     struct Pool {
         bytes: [u8; POOL],
