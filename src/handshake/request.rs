@@ -24,7 +24,8 @@ pub struct Request {
 impl Request {
     /// Validates a request another HTTP server already parsed (hyper, axum: ws `noServer` +
     /// `handleUpgrade`), assumed to be HTTP/1.1. `target` is the request target (path and
-    /// query). Errors are the same as [`ServerHandshake::receive`]'s; answer them with
+    /// query). Errors are the same as
+    /// [`ServerHandshake::receive`](super::ServerHandshake::receive)'s; answer them with
     /// [`HandshakeError::to_reject`].
     pub fn from_parts(
         method: &str,
