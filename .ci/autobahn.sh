@@ -11,7 +11,7 @@
 #   AUTOBAHN_EXCLUDE     comma-separated case globs to skip (default '')
 #   AUTOBAHN_ROLES       which roles to run (default 'server client')
 #   AUTOBAHN_STRICT      1 (default) or 0: 0 accepts NON-STRICT / WRONG CODE
-#   AUTOBAHN_TIMEOUT     seconds per role before wstest is stopped (default 1200)
+#   AUTOBAHN_TIMEOUT     seconds per role before wstest is stopped (default 3600)
 #   AUTOBAHN_SUITE_DIR   the shared/autobahn directory (default: found next to the
 #                        repository, ../shared/autobahn, also from a git worktree)
 #   AUTOBAHN_HOME        wstest install dir (default /tmp/autobahn, see setup.sh)
@@ -29,7 +29,7 @@ CASES="${AUTOBAHN_CASES:-*}"
 EXCLUDE="${AUTOBAHN_EXCLUDE:-}"
 ROLES="${AUTOBAHN_ROLES:-server client}"
 export AUTOBAHN_STRICT="${AUTOBAHN_STRICT:-1}"
-export AUTOBAHN_TIMEOUT="${AUTOBAHN_TIMEOUT:-1200}"
+export AUTOBAHN_TIMEOUT="${AUTOBAHN_TIMEOUT:-3600}"
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 REPORTS="${AUTOBAHN_REPORTS:-$TARGET_DIR/autobahn}"
 
