@@ -1,10 +1,10 @@
-//! Masking (RFC 6455 §5.3): XOR with a repeating 4-byte key, word at a time, no `unsafe`.
+//! Masking (RFC 6455 §5.3): XOR with a repeating 4-byte key, word at a time, in safe Rust.
 
 /// XORs `buf` with the masking `key`, as if `buf` started `offset` bytes into the masked payload
 /// (so a payload can be unmasked in pieces: pass the number of payload bytes before this piece).
 ///
 /// Applying it twice restores the input. The bulk runs 32 bytes at a time as four `u64`s, which
-/// the compiler vectorises; no `unsafe`, no alignment tricks.
+/// the compiler vectorises: safe Rust, no alignment tricks.
 ///
 /// ```
 /// use wsproto::frame::apply_mask;
