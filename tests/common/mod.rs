@@ -1,7 +1,8 @@
-//! Shared test helpers: owned events, frame builders, a deterministic entropy source, and the
-//! client⇄server [`pair::Pair`].
+//! Shared test helpers: owned events, frame builders, a deterministic entropy source, the
+//! client⇄server [`pair::Pair`], and the opening-handshake helpers in [`handshake`].
 #![allow(dead_code, unreachable_pub)]
 
+pub mod handshake;
 pub mod pair;
 
 use wsproto::frame::{FrameHeader, OpCode, apply_mask};
