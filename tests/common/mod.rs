@@ -6,7 +6,7 @@ pub mod handshake;
 pub mod pair;
 
 use wsproto::frame::{FrameHeader, OpCode, apply_mask};
-use wsproto::{CloseCode, Config, Connection, Error, Event, Role};
+use wsproto::{CloseCode, Config, Connection, Error, Event, Instant, ProtocolError, Role, State};
 
 /// The RFC 6455 §5.7 masking key.
 pub const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
@@ -118,4 +118,27 @@ pub fn close_payload(code: u16, reason: &str) -> Vec<u8> {
 /// The unmasked close frame a server queues for `code`.
 pub fn server_close(code: CloseCode) -> Vec<u8> {
     sframe(true, 0x8, &code.as_u16().to_be_bytes())
+}
+
+/// The `now` the connection tests pass (their clock never moves).
+pub const T0: Instant = Instant::ZERO;
+
+/// Receives `bytes` at [`T0`] and drains the events.
+pub fn feed(conn: &mut Connection, bytes: &[u8]) -> Vec<Ev> {
+    conn.receive(T0, bytes);
+    events(conn)
+}
+
+/// Feeds `bytes` to a server and expects exactly the events `before`, then the error, with our
+/// Close carrying `code` as the only bytes queued after them.
+pub fn expect_server_failure(bytes: &[u8], before: Vec<Ev>, err: ProtocolError, code: CloseCode) {
+    let mut s = server();
+    transmit(&mut s);
+    let mut expected = before;
+    expected.push(Ev::Err(Error::Protocol(err)));
+    assert_eq!(feed(&mut s, bytes), expected);
+    let out = transmit(&mut s);
+    assert!(out.ends_with(&server_close(code)), "{out:x?}");
+    assert_ne!(s.state(), State::Open);
+    assert_eq!(events(&mut s), vec![], "error reported once");
 }

@@ -1,0 +1,104 @@
+//! The connection engine's receive buffers: streaming delivery of partial frames
+//! (`assemble_messages(false)`), the `recv_buf`/`commit_recv` path, and an idle connection
+//! giving its memory back.
+
+mod common;
+
+use common::*;
+use wsproto::{Config, Connection, MessageKind, Role, SendOptions};
+
+#[test]
+fn streaming_delivers_partial_frames() {
+    let mut s = Connection::new(Role::Server, Config::new().assemble_messages(false));
+    let bytes = cframe(true, 2, &[1, 2, 3, 4, 5]);
+    assert_eq!(
+        feed(&mut s, &bytes[..8]),
+        vec![Ev::Binary(vec![1, 2], false)]
+    );
+    assert_eq!(
+        feed(&mut s, &bytes[8..]),
+        vec![Ev::Binary(vec![3, 4, 5], true)]
+    );
+    // Text cut on character boundaries, across frames too.
+    let text = "a€b😀";
+    let raw = text.as_bytes();
+    let mut bytes = cframe(false, 1, &raw[..2]);
+    bytes.extend(cframe(true, 0, &raw[2..]));
+    let mut s = Connection::new(Role::Server, Config::new().assemble_messages(false));
+    let mut got = Vec::new();
+    for b in &bytes {
+        got.extend(feed(&mut s, std::slice::from_ref(b)));
+    }
+    let mut all = String::new();
+    for e in &got {
+        match e {
+            Ev::Text(t, _) => all.push_str(t),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(all, text);
+    assert!(matches!(got.last(), Some(Ev::Text(_, true))));
+    // Empty final frame.
+    let mut s = Connection::new(Role::Server, Config::new().assemble_messages(false));
+    let mut bytes = cframe(false, 1, b"ab");
+    bytes.extend(cframe(true, 0, b""));
+    assert_eq!(
+        feed(&mut s, &bytes),
+        vec![Ev::Text("ab".into(), false), Ev::Text(String::new(), true)]
+    );
+}
+
+#[test]
+fn recv_buf_path() {
+    let mut s = server();
+    let bytes = cframe(true, 1, b"Hello");
+    let buf = s.recv_buf(bytes.len());
+    assert!(buf.len() >= bytes.len());
+    buf[..bytes.len()].copy_from_slice(&bytes);
+    s.commit_recv(T0, bytes.len());
+    assert_eq!(events(&mut s), vec![Ev::text("Hello")]);
+}
+
+#[test]
+fn idle_connection_holds_little_memory() {
+    let mut pair = common::pair::Pair::default_pair();
+    let big: Vec<u8> = (0..1 << 20).map(|i: u32| i as u8).collect();
+    pair.client.send_binary(&big).unwrap();
+    pair.server.send_binary(&big).unwrap();
+    pair.client
+        .send_fragment(
+            MessageKind::Binary,
+            &big[..1 << 19],
+            false,
+            SendOptions::new(),
+        )
+        .unwrap();
+    pair.client
+        .send_fragment(
+            MessageKind::Binary,
+            &big[1 << 19..],
+            true,
+            SendOptions::new(),
+        )
+        .unwrap();
+    pair.drive();
+    assert_eq!(
+        pair.take_server_events(),
+        vec![Ev::binary(&big), Ev::binary(&big)]
+    );
+    assert_eq!(pair.take_client_events(), vec![Ev::binary(&big)]);
+    // A small message afterwards, then idle.
+    pair.client.send_text("small").unwrap();
+    pair.drive();
+    assert_eq!(pair.take_server_events(), vec![Ev::text("small")]);
+    assert!(
+        pair.server.buffer_capacity() < 1024,
+        "server holds {}",
+        pair.server.buffer_capacity()
+    );
+    assert!(
+        pair.client.buffer_capacity() < 1024,
+        "client holds {}",
+        pair.client.buffer_capacity()
+    );
+}
