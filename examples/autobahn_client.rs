@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use futures_util::StreamExt;
 use wsproto::deflate::PerMessageDeflate;
 use wsproto::handshake::ClientOptions;
-use wsproto::io::tokio::connect;
+use wsproto::io::on_tokio::connect;
 use wsproto::io::{ConnectOptions, Message};
 
 fn options() -> ConnectOptions {

@@ -15,7 +15,7 @@ use futures_util::StreamExt;
 use wsproto::CloseCode;
 use wsproto::deflate::PerMessageDeflate;
 use wsproto::handshake::ClientOptions;
-use wsproto::io::tokio::{WebSocket, connect};
+use wsproto::io::on_tokio::{WebSocket, connect};
 use wsproto::io::{ConnectOptions, Message};
 
 fn options() -> ClientOptions {

@@ -10,7 +10,7 @@ use std::io::Write;
 
 use futures_util::StreamExt;
 use smol::net::TcpListener;
-use wsproto::io::{Message, futures::accept};
+use wsproto::io::{Message, on_futures::accept};
 
 fn main() {
     let mut args = std::env::args().skip(1);

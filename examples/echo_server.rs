@@ -19,7 +19,7 @@ use futures_util::StreamExt;
 use tokio::net::{TcpListener, TcpStream};
 use wsproto::deflate::PerMessageDeflate;
 use wsproto::handshake::{Accept, Reject, Request, ServerOptions};
-use wsproto::io::tokio::accept_with;
+use wsproto::io::on_tokio::accept_with;
 use wsproto::io::{AcceptOptions, Message};
 use wsproto::{CloseCode, Extension};
 

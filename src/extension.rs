@@ -9,6 +9,7 @@
 //! is accepted. The negotiated instances move into the [`Connection`](crate::Connection), which
 //! calls the framing hooks. The core never special-cases any extension.
 
+use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
@@ -35,6 +36,16 @@ pub const RSV3: u8 = 0b001;
 pub trait Extension: Send + fmt::Debug {
     /// The registered token, e.g. `permessage-deflate`.
     fn name(&self) -> &str;
+
+    /// A new instance with the same settings, not negotiated yet: options that hold
+    /// extensions are cloned this way (a client following a redirect offers them afresh).
+    fn fresh(&self) -> Box<dyn Extension>;
+
+    /// The agreed permessage-deflate parameters, for the permessage-deflate extension once
+    /// negotiated; `None` for every other extension.
+    fn permessage_deflate(&self) -> Option<crate::deflate::Agreed> {
+        None
+    }
 
     // ---- negotiation (called by the handshake) ----
 

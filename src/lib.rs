@@ -119,6 +119,7 @@ pub mod handshake;
 pub mod io;
 pub mod message;
 pub mod rand;
+pub mod session;
 mod status;
 mod time;
 mod utf8;

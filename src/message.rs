@@ -1,38 +1,195 @@
-//! Owned messages for adapters and applications that want them (no_std + alloc).
+//! Owned messages (no_std + alloc), the unit the [`session`](crate::session) and the adapters
+//! exchange with the application.
 //!
-//! The core lends [`Event`]s that borrow the connection's buffers; a [`Message`] owns its data,
-//! the way tungstenite's `Message` does, so it can be sent to another task or kept around. The
-//! adapters in [`crate::io`] yield and take `Message`s; a hand-written driver can use
-//! [`MessageReader`] to turn events into messages, and [`Message::queue`] to send them.
+//! The core lends [`Event`]s that borrow the connection's buffers; a [`Message`] owns its data
+//! and clones without copying: binary payloads are [`Bytes`], text is [`Utf8Bytes`] (shared,
+//! valid UTF-8 by construction). An echo or a broadcast hands the same buffer on: nothing is
+//! copied and text is not validated again.
 //!
 //! ```
 //! use wsproto::message::{CloseFrame, Message};
 //! use wsproto::CloseCode;
-//! let m = Message::from("héllo");
-//! assert!(m.is_text());
-//! assert_eq!(m.as_bytes(), "héllo".as_bytes());
+//! let m = Message::text("héllo");
+//! assert_eq!(m.as_text(), Some("héllo"));
+//! let copy = m.clone(); // shares the buffer
+//! assert_eq!(copy.into_text().as_deref(), Some("héllo"));
 //! let c = Message::Close(Some(CloseFrame::new(CloseCode::NORMAL, "bye")));
 //! assert!(c.is_close());
 //! ```
 
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
+use core::ops::Deref;
+
+pub use bytes::Bytes;
 
 use crate::{CloseCode, Connection, Event, Instant, MessageKind, SendError, SendOptions};
 
-/// An owned close code and reason (the owned twin of [`crate::CloseFrame`]).
+/// Shared, immutable, valid UTF-8 text: clones without copying.
+///
+/// Made from a `String` or `&str` (valid by construction), or checked from bytes with
+/// [`Utf8Bytes::try_from`]. It dereferences to `str`.
+///
+/// ```
+/// use wsproto::message::Utf8Bytes;
+/// let t = Utf8Bytes::from("hé");
+/// assert_eq!(t, "hé");
+/// assert_eq!(t.len(), 3);
+/// assert!(Utf8Bytes::try_from(vec![0xff]).is_err());
+/// ```
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Utf8Bytes(Arc<str>);
+
+impl Utf8Bytes {
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The text as shared bytes, without copying.
+    pub fn into_bytes(self) -> Bytes {
+        Bytes::from_owner(SharedStr(self.0))
+    }
+}
+
+/// `Arc<str>` as the owner of a `Bytes`.
+struct SharedStr(Arc<str>);
+
+impl AsRef<[u8]> for SharedStr {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl Default for Utf8Bytes {
+    fn default() -> Self {
+        Utf8Bytes(Arc::from(""))
+    }
+}
+
+impl Deref for Utf8Bytes {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Utf8Bytes {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<[u8]> for Utf8Bytes {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl fmt::Debug for Utf8Bytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Display for Utf8Bytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<&str> for Utf8Bytes {
+    fn from(s: &str) -> Self {
+        Utf8Bytes(Arc::from(s))
+    }
+}
+
+impl From<String> for Utf8Bytes {
+    fn from(s: String) -> Self {
+        Utf8Bytes(Arc::from(s))
+    }
+}
+
+impl From<&String> for Utf8Bytes {
+    fn from(s: &String) -> Self {
+        Utf8Bytes(Arc::from(s.as_str()))
+    }
+}
+
+impl From<Arc<str>> for Utf8Bytes {
+    fn from(s: Arc<str>) -> Self {
+        Utf8Bytes(s)
+    }
+}
+
+/// Bytes that are not valid UTF-8.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NotUtf8;
+
+impl fmt::Display for NotUtf8 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("not valid UTF-8")
+    }
+}
+
+impl core::error::Error for NotUtf8 {}
+
+impl TryFrom<Vec<u8>> for Utf8Bytes {
+    type Error = NotUtf8;
+    fn try_from(v: Vec<u8>) -> Result<Self, NotUtf8> {
+        String::from_utf8(v)
+            .map(Utf8Bytes::from)
+            .map_err(|_| NotUtf8)
+    }
+}
+
+impl TryFrom<Bytes> for Utf8Bytes {
+    type Error = NotUtf8;
+    fn try_from(b: Bytes) -> Result<Self, NotUtf8> {
+        simdutf8::basic::from_utf8(&b)
+            .map(Utf8Bytes::from)
+            .map_err(|_| NotUtf8)
+    }
+}
+
+impl PartialEq<str> for Utf8Bytes {
+    fn eq(&self, other: &str) -> bool {
+        &*self.0 == other
+    }
+}
+
+impl PartialEq<&str> for Utf8Bytes {
+    fn eq(&self, other: &&str) -> bool {
+        &*self.0 == *other
+    }
+}
+
+impl PartialEq<String> for Utf8Bytes {
+    fn eq(&self, other: &String) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl PartialEq<Utf8Bytes> for &str {
+    fn eq(&self, other: &Utf8Bytes) -> bool {
+        *self == &*other.0
+    }
+}
+
+/// A close code and reason: sent, or received from the peer.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct CloseFrame {
     /// The status code.
     pub code: CloseCode,
     /// The reason (at most 123 bytes of UTF-8 when sent).
-    pub reason: String,
+    pub reason: Utf8Bytes,
 }
 
 impl CloseFrame {
     /// A close frame with this code and reason.
-    pub fn new(code: CloseCode, reason: impl Into<String>) -> Self {
+    pub fn new(code: CloseCode, reason: impl Into<Utf8Bytes>) -> Self {
         CloseFrame {
             code,
             reason: reason.into(),
@@ -40,12 +197,9 @@ impl CloseFrame {
     }
 }
 
-impl From<crate::CloseFrame<'_>> for CloseFrame {
-    fn from(frame: crate::CloseFrame<'_>) -> Self {
-        CloseFrame {
-            code: frame.code,
-            reason: String::from(frame.reason),
-        }
+impl From<crate::event::CloseFrame<'_>> for CloseFrame {
+    fn from(frame: crate::event::CloseFrame<'_>) -> Self {
+        CloseFrame::new(frame.code, frame.reason)
     }
 }
 
@@ -74,30 +228,32 @@ pub struct Fragment {
     /// Text or binary: the same for every fragment of a message.
     pub kind: MessageKind,
     /// The payload of this piece.
-    pub data: Vec<u8>,
+    pub data: Bytes,
     /// Whether this piece ends the message.
     pub fin: bool,
 }
 
-/// A WebSocket message with owned data.
+/// A WebSocket message with owned, shared data.
 ///
 /// Data messages are [`Text`](Message::Text) and [`Binary`](Message::Binary); with
 /// [`Config::assemble_messages(false)`](crate::Config::assemble_messages) a message that
 /// arrives in pieces is yielded as a sequence of [`Fragment`](Message::Fragment)s instead.
-/// [`Close`](Message::Close) reports the peer's Close frame (`None` when it carried no status
-/// code), or the end of the stream without one (code 1006, [`CloseCode::ABNORMAL`]).
+///
+/// [`Close`](Message::Close): received, `Some` carries the peer's code and reason and `None`
+/// means its Close frame had no status code (1005); the end of the stream without a Close
+/// frame is `Some` with [`CloseCode::ABNORMAL`] (1006). Sent, `Some` sends that code and
+/// reason and `None` sends a Close frame without a status code.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Message {
     /// A whole text message.
-    Text(String),
+    Text(Utf8Bytes),
     /// A whole binary message.
-    Binary(Vec<u8>),
+    Binary(Bytes),
     /// A ping (at most 125 bytes). With auto-pong on (the default) its pong is already queued.
-    Ping(Vec<u8>),
+    Ping(Bytes),
     /// A pong (at most 125 bytes).
-    Pong(Vec<u8>),
-    /// A Close frame. Received: the peer's (our reply is already queued). Sent: starts the
-    /// closing handshake (`None` sends 1000 with no reason).
+    Pong(Bytes),
+    /// A Close frame (see the type's docs for `None`). Received: our reply is already queued.
     Close(Option<CloseFrame>),
     /// One piece of a streamed message (see [`Fragment`]).
     Fragment(Fragment),
@@ -105,13 +261,28 @@ pub enum Message {
 
 impl Message {
     /// A text message.
-    pub fn text(text: impl Into<String>) -> Self {
+    pub fn text(text: impl Into<Utf8Bytes>) -> Self {
         Message::Text(text.into())
     }
 
     /// A binary message.
-    pub fn binary(data: impl Into<Vec<u8>>) -> Self {
+    pub fn binary(data: impl Into<Bytes>) -> Self {
         Message::Binary(data.into())
+    }
+
+    /// A ping.
+    pub fn ping(data: impl Into<Bytes>) -> Self {
+        Message::Ping(data.into())
+    }
+
+    /// A pong.
+    pub fn pong(data: impl Into<Bytes>) -> Self {
+        Message::Pong(data.into())
+    }
+
+    /// A Close with this code and reason.
+    pub fn close(code: CloseCode, reason: impl Into<Utf8Bytes>) -> Self {
+        Message::Close(Some(CloseFrame::new(code, reason)))
     }
 
     /// Whether this is a whole text message.
@@ -174,51 +345,60 @@ impl Message {
         }
     }
 
-    /// The payload, owned (a Close gives its reason).
-    pub fn into_data(self) -> Vec<u8> {
+    /// The payload as shared bytes, without copying (a Close gives its reason).
+    pub fn into_data(self) -> Bytes {
         match self {
             Message::Text(s) => s.into_bytes(),
             Message::Binary(d) | Message::Ping(d) | Message::Pong(d) => d,
-            Message::Close(None) => Vec::new(),
+            Message::Close(None) => Bytes::new(),
             Message::Close(Some(f)) => f.reason.into_bytes(),
             Message::Fragment(f) => f.data,
         }
     }
 
-    /// The text of a text message or a close reason; `None` for other messages or payloads
-    /// that are not UTF-8.
+    /// The text of a text message or a close reason, without copying; `None` otherwise.
+    pub fn into_text(self) -> Option<Utf8Bytes> {
+        match self {
+            Message::Text(s) => Some(s),
+            Message::Close(Some(f)) => Some(f.reason),
+            Message::Close(None) => Some(Utf8Bytes::default()),
+            _ => None,
+        }
+    }
+
+    /// The text of a text message or a close reason; `None` otherwise.
     pub fn as_text(&self) -> Option<&str> {
         match self {
             Message::Text(s) => Some(s),
             Message::Close(Some(f)) => Some(&f.reason),
             Message::Close(None) => Some(""),
-            Message::Binary(d) | Message::Ping(d) | Message::Pong(d) => {
-                core::str::from_utf8(d).ok()
-            }
-            Message::Fragment(f) => core::str::from_utf8(&f.data).ok(),
+            _ => None,
         }
     }
 
-    /// Converts a borrowed event into an owned message. `whole` says whether a `fin` data event
-    /// is a complete message (true with [`Config::assemble_messages`](crate::Config::assemble_messages)
-    /// on, or when no earlier piece of this message was seen); otherwise data events become
+    /// Converts a borrowed event into an owned message (one copy of the payload). `whole` says
+    /// whether a `fin` data event is a complete message (true with
+    /// [`Config::assemble_messages`](crate::Config::assemble_messages) on, or when no earlier
+    /// piece of this message was seen); otherwise data events become
     /// [`Message::Fragment`]s. [`MessageReader`] tracks `whole` for you.
     pub fn from_event(event: Event<'_>, whole: bool) -> Self {
         match event {
-            Event::Text { data, fin: true } if whole => Message::Text(String::from(data)),
-            Event::Binary { data, fin: true } if whole => Message::Binary(Vec::from(data)),
+            Event::Text { data, fin: true } if whole => Message::Text(Utf8Bytes::from(data)),
+            Event::Binary { data, fin: true } if whole => {
+                Message::Binary(Bytes::copy_from_slice(data))
+            }
             Event::Text { data, fin } => Message::Fragment(Fragment {
                 kind: MessageKind::Text,
-                data: Vec::from(data.as_bytes()),
+                data: Bytes::copy_from_slice(data.as_bytes()),
                 fin,
             }),
             Event::Binary { data, fin } => Message::Fragment(Fragment {
                 kind: MessageKind::Binary,
-                data: Vec::from(data),
+                data: Bytes::copy_from_slice(data),
                 fin,
             }),
-            Event::Ping(d) => Message::Ping(Vec::from(d)),
-            Event::Pong(d) => Message::Pong(Vec::from(d)),
+            Event::Ping(d) => Message::Ping(Bytes::copy_from_slice(d)),
+            Event::Pong(d) => Message::Pong(Bytes::copy_from_slice(d)),
             Event::Close(frame) if frame.code == CloseCode::NO_STATUS => Message::Close(None),
             Event::Close(frame) => Message::Close(Some(frame.into())),
         }
@@ -230,7 +410,8 @@ impl Message {
         self.queue_with(conn, now, SendOptions::new())
     }
 
-    /// [`queue`](Message::queue) with per-message options (compression).
+    /// [`queue`](Message::queue) with per-message options (compression). Text is not
+    /// validated again: [`Utf8Bytes`] is valid by construction.
     pub fn queue_with(
         &self,
         conn: &mut Connection,
@@ -238,11 +419,11 @@ impl Message {
         options: SendOptions,
     ) -> Result<(), SendError> {
         match self {
-            Message::Text(s) => conn.send_message(MessageKind::Text, s.as_bytes(), options),
+            Message::Text(s) => conn.send_valid_text(s, options),
             Message::Binary(d) => conn.send_message(MessageKind::Binary, d, options),
             Message::Ping(d) => conn.send_ping(d),
             Message::Pong(d) => conn.send_pong(d),
-            Message::Close(None) => conn.close(now, CloseCode::NORMAL, ""),
+            Message::Close(None) => conn.close(now, CloseCode::NO_STATUS, ""),
             Message::Close(Some(f)) => conn.close(now, f.code, &f.reason),
             Message::Fragment(f) => conn.send_fragment(f.kind, &f.data, f.fin, options),
         }
@@ -251,25 +432,37 @@ impl Message {
 
 impl From<String> for Message {
     fn from(s: String) -> Self {
-        Message::Text(s)
+        Message::Text(s.into())
     }
 }
 
 impl From<&str> for Message {
     fn from(s: &str) -> Self {
-        Message::Text(String::from(s))
+        Message::Text(s.into())
+    }
+}
+
+impl From<Utf8Bytes> for Message {
+    fn from(s: Utf8Bytes) -> Self {
+        Message::Text(s)
     }
 }
 
 impl From<Vec<u8>> for Message {
     fn from(d: Vec<u8>) -> Self {
-        Message::Binary(d)
+        Message::Binary(d.into())
     }
 }
 
 impl From<&[u8]> for Message {
     fn from(d: &[u8]) -> Self {
-        Message::Binary(Vec::from(d))
+        Message::Binary(Bytes::copy_from_slice(d))
+    }
+}
+
+impl From<Bytes> for Message {
+    fn from(d: Bytes) -> Self {
+        Message::Binary(d)
     }
 }
 
@@ -317,121 +510,4 @@ impl MessageReader {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::CloseFrame as Borrowed;
-    use alloc::{format, vec};
-
-    #[test]
-    fn events_become_messages() {
-        let mut r = MessageReader::new();
-        assert_eq!(
-            r.convert(Event::Text {
-                data: "hé",
-                fin: true
-            }),
-            Message::Text("hé".into())
-        );
-        assert_eq!(
-            r.convert(Event::Binary {
-                data: &[1, 2],
-                fin: true
-            }),
-            Message::Binary(vec![1, 2])
-        );
-        assert_eq!(r.convert(Event::Ping(b"p")), Message::Ping(b"p".to_vec()));
-        assert_eq!(r.convert(Event::Pong(b"")), Message::Pong(Vec::new()));
-        assert_eq!(
-            r.convert(Event::Close(Borrowed {
-                code: CloseCode::NO_STATUS,
-                reason: ""
-            })),
-            Message::Close(None)
-        );
-        assert_eq!(
-            r.convert(Event::Close(Borrowed {
-                code: CloseCode::from(4001),
-                reason: "x"
-            })),
-            Message::Close(Some(CloseFrame::new(CloseCode::from(4001), "x")))
-        );
-    }
-
-    #[test]
-    fn streamed_pieces_become_fragments() {
-        let mut r = MessageReader::new();
-        let frag = |kind, data: &[u8], fin| {
-            Message::Fragment(Fragment {
-                kind,
-                data: data.to_vec(),
-                fin,
-            })
-        };
-        assert_eq!(
-            r.convert(Event::Text {
-                data: "ab",
-                fin: false
-            }),
-            frag(MessageKind::Text, b"ab", false)
-        );
-        // A control frame in the middle does not end the message.
-        assert_eq!(r.convert(Event::Ping(b"")), Message::Ping(Vec::new()));
-        assert_eq!(
-            r.convert(Event::Text {
-                data: "c",
-                fin: false
-            }),
-            frag(MessageKind::Text, b"c", false)
-        );
-        assert_eq!(
-            r.convert(Event::Text {
-                data: "",
-                fin: true
-            }),
-            frag(MessageKind::Text, b"", true)
-        );
-        // The next single-piece message is whole again.
-        assert_eq!(
-            r.convert(Event::Binary {
-                data: &[7],
-                fin: true
-            }),
-            Message::Binary(vec![7])
-        );
-        assert_eq!(
-            r.convert(Event::Binary {
-                data: &[7],
-                fin: false
-            }),
-            frag(MessageKind::Binary, &[7], false)
-        );
-        assert_eq!(
-            r.convert(Event::Binary {
-                data: &[8],
-                fin: true
-            }),
-            frag(MessageKind::Binary, &[8], true)
-        );
-    }
-
-    #[test]
-    fn accessors() {
-        let m = Message::from(&b"abc"[..]);
-        assert!(m.is_binary() && m.is_data() && !m.is_text());
-        assert_eq!(m.len(), 3);
-        assert_eq!(m.as_text(), Some("abc"));
-        assert_eq!(m.clone().into_data(), b"abc".to_vec());
-        let c = Message::Close(Some(CloseFrame::new(CloseCode::NORMAL, "bye")));
-        assert_eq!(c.len(), 5);
-        assert_eq!(c.as_text(), Some("bye"));
-        assert!(Message::Close(None).is_empty());
-        assert_eq!(
-            format!("{}", CloseFrame::new(CloseCode::NORMAL, "")),
-            "1000"
-        );
-        assert_eq!(
-            format!("{}", CloseFrame::new(CloseCode::NORMAL, "x")),
-            "1000 (x)"
-        );
-    }
-}
+mod tests;

@@ -19,6 +19,9 @@ impl Extension for Xor {
     fn name(&self) -> &str {
         "x-xor"
     }
+    fn fresh(&self) -> Box<dyn Extension> {
+        Box::new(Xor::default())
+    }
     fn offer(&self) -> String {
         "x-xor".into()
     }

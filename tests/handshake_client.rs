@@ -13,6 +13,7 @@ fn client_request_bytes() {
     let c = client(
         "ws://server.example.com/chat",
         ClientOptions::new()
+            .no_extensions()
             .origin("http://example.com")
             .protocol("chat")
             .protocol("superchat"),

@@ -27,6 +27,9 @@ impl Extension for Toy {
     fn name(&self) -> &str {
         "x-toy"
     }
+    fn fresh(&self) -> Box<dyn Extension> {
+        Box::new(Toy)
+    }
     fn offer(&self) -> String {
         "x-toy".into()
     }

@@ -45,8 +45,8 @@ impl Core {
     }
 
     /// We send Close and wait for the peer's (close timeout armed).
-    pub(super) fn begin_closing(&mut self, code: CloseCode, reason: &str) {
-        self.queue_close(Some(code), reason);
+    pub(super) fn begin_closing(&mut self, code: Option<CloseCode>, reason: &str) {
+        self.queue_close(code, reason);
         self.state = State::Closing;
         self.tx_msg = None;
         let now = self.now.unwrap_or(Instant::ZERO);
@@ -88,7 +88,7 @@ impl Core {
     pub(super) fn fail(&mut self, e: ProtocolError) -> Option<Error> {
         let report = matches!(self.rx_mode, RxMode::Normal | RxMode::CloseOnly);
         if self.state == State::Open && !self.close_sent {
-            self.begin_closing(e.close_code(), "");
+            self.begin_closing(Some(e.close_code()), "");
         }
         // Keep reading to see the peer's Close while the stream is still in step (the rest
         // of the offending frame is skipped); after a header that cannot be framed, stop.
@@ -111,13 +111,14 @@ impl Core {
         if reason.len() > MAX_REASON {
             return Err(SendError::ReasonTooLong);
         }
-        if !code.is_sendable() {
+        let no_status = code == CloseCode::NO_STATUS && reason.is_empty();
+        if !code.is_sendable() && !no_status {
             return Err(SendError::InvalidCloseCode(code));
         }
         if self.role == Role::Client && self.config.random.is_none() {
             return Err(SendError::NoEntropy);
         }
-        self.begin_closing(code, reason);
+        self.begin_closing((!no_status).then_some(code), reason);
         if self.rx_mode == RxMode::Normal {
             self.rx_mode = RxMode::CloseOnly;
         }

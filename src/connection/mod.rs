@@ -446,6 +446,21 @@ impl Connection {
             false,
         )
     }
+    /// Queue a text message known to be valid UTF-8 (not checked again).
+    pub(crate) fn send_valid_text(
+        &mut self,
+        text: &str,
+        options: SendOptions,
+    ) -> Result<(), SendError> {
+        self.core.send_data(
+            MessageKind::Text,
+            text.as_bytes(),
+            true,
+            true,
+            options,
+            true,
+        )
+    }
     /// Queue a whole message with options. Text must be UTF-8.
     pub fn send_message(
         &mut self,
@@ -475,6 +490,8 @@ impl Connection {
         self.core.send_control(crate::frame::OpCode::Pong, data)
     }
     /// Start the closing handshake (reason at most 123 bytes); arms the close timeout.
+    /// [`CloseCode::NO_STATUS`] (1005) with an empty reason sends a Close frame without a
+    /// status code.
     pub fn close(&mut self, now: Instant, code: CloseCode, reason: &str) -> Result<(), SendError> {
         self.buf.settle();
         self.core.tick(now);

@@ -630,11 +630,14 @@ impl Core {
             }
         };
         if was_open {
-            // Echo the code (an empty Close answers an empty one).
+            // Echo the peer's code and reason (an empty Close answers an empty one), as ws,
+            // Python websockets and tungstenite do.
             if len == 0 {
                 self.queue_close(None, "");
             } else {
-                self.queue_close(Some(code), "");
+                let payload = buf.input().get(2..len).unwrap_or_default();
+                let reason = core::str::from_utf8(payload).unwrap_or_default();
+                self.queue_close(Some(code), reason);
             }
         }
         self.peer_close_seen = true;

@@ -49,7 +49,7 @@ impl Core {
         }
         if let (Some(idle), Some(since)) = (self.config.idle_timeout, self.idle_since) {
             if now >= since + idle {
-                self.begin_closing(CloseCode::GOING_AWAY, "");
+                self.begin_closing(Some(CloseCode::GOING_AWAY), "");
                 if self.rx_mode == RxMode::Normal {
                     self.rx_mode = RxMode::CloseOnly;
                 }

@@ -41,6 +41,7 @@
 mod codec;
 mod params;
 
+use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
@@ -340,6 +341,17 @@ impl PerMessageDeflate {
 impl Extension for PerMessageDeflate {
     fn name(&self) -> &str {
         NAME
+    }
+
+    fn fresh(&self) -> Box<dyn Extension> {
+        let mut configs = self.configs.iter().copied();
+        let mut fresh = PerMessageDeflate::new(configs.next().unwrap_or_default());
+        fresh.configs.extend(configs);
+        Box::new(fresh)
+    }
+
+    fn permessage_deflate(&self) -> Option<Agreed> {
+        self.agreed()
     }
 
     fn offer(&self) -> String {

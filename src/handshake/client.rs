@@ -28,7 +28,9 @@ pub struct ClientOptions {
     pub headers: Vec<(String, String)>,
     /// The protocol version (13 by default).
     pub version: Version,
-    /// Extensions to offer, one fresh instance each, in order of preference.
+    /// Extensions to offer, one fresh instance each, in order of preference. By default
+    /// permessage-deflate with its default settings (as ws offers it);
+    /// [`no_extensions`](ClientOptions::no_extensions) clears the list.
     pub extensions: Vec<Box<dyn Extension>>,
     /// Cap on the response's header block, and separately on the body kept from a non-101
     /// response (default 16 KiB). A larger header block fails with
@@ -40,6 +42,23 @@ pub struct ClientOptions {
     pub config: Config,
 }
 
+/// Clones every setting; extensions are cloned as fresh, not yet negotiated instances
+/// ([`Extension::fresh`]).
+impl Clone for ClientOptions {
+    fn clone(&self) -> Self {
+        ClientOptions {
+            protocols: self.protocols.clone(),
+            origin: self.origin.clone(),
+            headers: self.headers.clone(),
+            version: self.version,
+            extensions: self.extensions.iter().map(|e| e.fresh()).collect(),
+            max_response_bytes: self.max_response_bytes,
+            max_headers: self.max_headers,
+            config: self.config.clone(),
+        }
+    }
+}
+
 impl Default for ClientOptions {
     fn default() -> Self {
         ClientOptions {
@@ -47,7 +66,7 @@ impl Default for ClientOptions {
             origin: None,
             headers: Vec::new(),
             version: Version::V13,
-            extensions: Vec::new(),
+            extensions: alloc::vec![Box::new(crate::deflate::PerMessageDeflate::default())],
             max_response_bytes: 16 << 10,
             max_headers: 64,
             config: Config::new(),
@@ -80,8 +99,16 @@ impl ClientOptions {
         self.version = version;
         self
     }
-    /// Offer an extension (a fresh instance), after those already added.
+    /// Offers no extension (not even the default permessage-deflate).
+    pub fn no_extensions(mut self) -> Self {
+        self.extensions.clear();
+        self
+    }
+
+    /// Offer an extension (a fresh instance), after those already added; it replaces an
+    /// earlier one of the same name (e.g. the default permessage-deflate).
     pub fn extension(mut self, extension: impl Extension + 'static) -> Self {
+        self.extensions.retain(|e| e.name() != extension.name());
         self.extensions.push(Box::new(extension));
         self
     }

@@ -19,6 +19,8 @@ pub struct Request {
     key: String,
     protocols: Vec<String>,
     extensions: Vec<ExtensionOffer>,
+    peer_addr: Option<core::net::SocketAddr>,
+    secure: bool,
 }
 
 impl Request {
@@ -98,6 +100,8 @@ impl Request {
             key,
             protocols,
             extensions,
+            peer_addr: None,
+            secure: false,
         })
     }
 
@@ -128,6 +132,21 @@ impl Request {
     /// The `Host` header.
     pub fn host(&self) -> Option<&str> {
         self.header("Host")
+    }
+    /// The address of the peer, as the executor that read the request knows it (ws
+    /// `req.socket.remoteAddress`); `None` when it was not told. A proxy's address unless
+    /// the server layer is configured to trust forwarding headers.
+    pub fn peer_addr(&self) -> Option<core::net::SocketAddr> {
+        self.peer_addr
+    }
+    /// Whether the transport is encrypted (ws `info.secure`): TLS under the WebSocket.
+    pub fn is_secure(&self) -> bool {
+        self.secure
+    }
+    /// Records where the request came from (executors call this before the decision).
+    pub fn set_transport(&mut self, peer_addr: Option<core::net::SocketAddr>, secure: bool) {
+        self.peer_addr = peer_addr;
+        self.secure = secure;
     }
     /// `Origin`, or `Sec-WebSocket-Origin` (version 8).
     pub fn origin(&self) -> Option<&str> {

@@ -156,6 +156,11 @@ impl ServerHandshake {
         self.request.as_ref()
     }
 
+    /// The validated request, mutably (an executor records the peer address in it).
+    pub fn request_mut(&mut self) -> Option<&mut Request> {
+        self.request.as_mut()
+    }
+
     /// Accepts: negotiates (see [`negotiate`]) and returns the connection, with the 101 queued at
     /// the front of its `poll_transmit` and the bytes the client sent after its request already
     /// fed to it.

@@ -1,9 +1,14 @@
 //! The blocking adapter (feature `std`): a [`WebSocket`] over any [`Stream`] (a `Read +
 //! Write` that can set a read timeout), with `connect` over TCP and `accept`.
 //!
-//! Timers (keepalive, idle and close timeouts) run on socket read timeouts derived from
-//! [`Connection::poll_timeout`]: while waiting for input, a read returns at the next deadline.
-//! Writes block (that is the backpressure). The loop is the one described in [`super`].
+//! This is an executor of the [session](crate::session) contract with blocking calls: every
+//! step is carried out at once (nothing is ever `blocked`), and timers (keepalive, idle and
+//! close timeouts) run on socket read timeouts set to [`Session::deadline`]: while waiting for
+//! input, a read returns at the next deadline. Writes block (that is the backpressure).
+//!
+//! What to keep calling: the connection only moves inside `recv`, `send` and `close`. A
+//! blocking application that only sends does not answer pings between sends; give it a
+//! thread that calls `recv`, or use an async adapter.
 //!
 //! ```no_run
 //! # fn run() -> Result<(), wsproto::io::Error> {
@@ -20,17 +25,17 @@
 //! ```
 
 use alloc::string::String;
-use alloc::vec;
+use core::net::SocketAddr;
 use core::time::Duration;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 
-use super::{
-    AcceptAll, AcceptOptions, Callback, ConnectOptions, Driver, Error, HANDSHAKE_CHUNK, Message,
-    ServerDriver, ServerStep, Target, handshake_eof, next_redirect,
+use super::{AcceptAll, AcceptOptions, Callback, ConnectOptions, Error, Message, Target};
+use crate::handshake::{Accept, Request, Response};
+use crate::session::{
+    AcceptStep, Accepting, Decision, DialStep, Dialing, Io, Misuse, Session, Step, Turn,
 };
-use crate::handshake::{ClientHandshake, Response};
-use crate::{CloseCode, Connection, Instant, SendError, State, Status};
+use crate::{CloseCode, Instant, SendOptions, State};
 
 /// A blocking byte stream the adapter can drive: `Read + Write` plus a read timeout (for the
 /// timers) and a write shutdown.
@@ -46,11 +51,27 @@ pub trait Stream: Read + Write {
     fn shutdown(&mut self) -> io::Result<()> {
         self.flush()
     }
+
+    /// The peer's address, if the stream has one. Default `None`.
+    fn peer_addr(&self) -> Option<SocketAddr> {
+        None
+    }
+
+    /// Sends small writes at once (`TCP_NODELAY`), where that applies. Default: nothing.
+    fn set_nodelay(&self) {}
 }
 
 impl Stream for TcpStream {
     fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         TcpStream::set_read_timeout(self, timeout)
+    }
+
+    fn peer_addr(&self) -> Option<SocketAddr> {
+        TcpStream::peer_addr(self).ok()
+    }
+
+    fn set_nodelay(&self) {
+        let _ = TcpStream::set_nodelay(self, true);
     }
 
     fn shutdown(&mut self) -> io::Result<()> {
@@ -103,35 +124,29 @@ impl<S: Read + Write> Stream for NoTimeouts<S> {
 #[derive(Debug)]
 pub struct WebSocket<S: Stream> {
     stream: S,
-    driver: Driver,
+    session: Session,
     epoch: std::time::Instant,
-    protocol: Option<String>,
     read_timeout: Option<Duration>,
-    finished: bool,
-    failed: Option<io::ErrorKind>,
-    failure_reported: bool,
-    pending_error: Option<Error>,
-    shutdown_done: bool,
+    request: Option<Request>,
+    url: Option<String>,
+    peer_addr: Option<SocketAddr>,
 }
 
 /// The smallest read timeout (zero means "none" to the OS).
 const MIN_TIMEOUT: Duration = Duration::from_millis(1);
 
 impl<S: Stream> WebSocket<S> {
-    /// Wraps a stream and a connection (handshake done elsewhere, or a raw
-    /// [`Connection::new`]). Whatever the connection already queued is written first.
-    pub fn from_connection(stream: S, conn: Connection, protocol: Option<String>) -> Self {
+    /// Runs a session over a stream (handshake done elsewhere, or a raw [`Session::new`]).
+    /// Whatever the session already queued is written first.
+    pub fn from_session(stream: S, session: Session) -> Self {
         WebSocket {
             stream,
-            driver: Driver::new(conn),
+            session,
             epoch: std::time::Instant::now(),
-            protocol,
             read_timeout: None,
-            finished: false,
-            failed: None,
-            failure_reported: false,
-            pending_error: None,
-            shutdown_done: false,
+            request: None,
+            url: None,
+            peer_addr: None,
         }
     }
 
@@ -141,17 +156,47 @@ impl<S: Stream> WebSocket<S> {
 
     /// The negotiated subprotocol.
     pub fn protocol(&self) -> Option<&str> {
-        self.protocol.as_deref()
+        self.session.protocol()
     }
 
-    /// The connection (state, buffered amount, extensions, fragments, pings...).
-    pub fn connection(&mut self) -> &mut Connection {
-        self.driver.connection()
+    /// The agreed permessage-deflate parameters, if it was negotiated.
+    pub fn deflate(&self) -> Option<crate::deflate::Agreed> {
+        self.session.deflate()
+    }
+
+    /// Server: the upgrade request this connection answered (ws `upgradeReq`).
+    pub fn request(&self) -> Option<&Request> {
+        self.request.as_ref()
+    }
+
+    /// Client: the URL connected to (after redirects).
+    pub fn url(&self) -> Option<&str> {
+        self.url.as_deref()
+    }
+
+    /// The peer's address, when the adapter knew it.
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        self.peer_addr
+    }
+
+    /// The session (state, counters, extensions), read-only.
+    pub fn session(&self) -> &Session {
+        &self.session
     }
 
     /// Where the closing handshake stands.
     pub fn state(&self) -> State {
-        self.driver.state()
+        self.session.state()
+    }
+
+    /// Bytes read from the transport since the handshake.
+    pub fn bytes_received(&self) -> u64 {
+        self.session.bytes_received()
+    }
+
+    /// Bytes written to the transport since the handshake.
+    pub fn bytes_sent(&self) -> u64 {
+        self.session.bytes_sent()
     }
 
     /// The stream.
@@ -164,120 +209,48 @@ impl<S: Stream> WebSocket<S> {
         &mut self.stream
     }
 
-    fn fail(&mut self, e: &io::Error) {
-        if self.failed.is_none() {
-            self.failed = Some(e.kind());
-        }
-    }
-
-    /// Step 2: writes everything the connection holds (blocking) and flushes.
-    fn write_out(&mut self) -> Result<(), Error> {
-        if let Some(kind) = self.failed {
-            return Err(Error::Io(kind.into()));
-        }
-        let mut wrote = false;
-        loop {
-            let buf = self.driver.transmit();
-            if buf.is_empty() {
-                break;
-            }
-            match self.stream.write(buf) {
-                Ok(0) => {
-                    let e = io::Error::from(io::ErrorKind::WriteZero);
-                    self.fail(&e);
-                    return Err(Error::Io(e));
-                }
-                Ok(n) => {
-                    self.driver.advance(n);
-                    wrote = true;
-                }
+    /// Carries out one I/O step; `Some` when the step was for the application.
+    fn run(&mut self, turn: Turn) -> Option<Option<Result<Message, Error>>> {
+        let deadline = self.session.deadline();
+        let now = self.now();
+        match self.session.step(now, turn) {
+            Step::Deliver(m) => return Some(Some(Ok(m))),
+            Step::Fail(e) => return Some(Some(Err(e))),
+            Step::End => return Some(None),
+            Step::Write(buf) => match self.stream.write(buf) {
+                Ok(0) => self
+                    .session
+                    .transport_error(io::Error::from(io::ErrorKind::WriteZero).into()),
+                Ok(n) => self.session.wrote(n),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    self.fail(&e);
-                    return Err(Error::Io(e));
-                }
+                Err(e) => self.session.transport_error(e.into()),
+            },
+            Step::Flush => match self.stream.flush() {
+                Ok(()) => self.session.flushed(),
+                Err(e) => self.session.transport_error(e.into()),
+            },
+            Step::Shutdown => {
+                let _ = self.stream.shutdown();
+                self.session.shut_down();
             }
-        }
-        if wrote {
-            if let Err(e) = self.stream.flush() {
-                self.fail(&e);
-                return Err(Error::Io(e));
-            }
-        }
-        Ok(())
-    }
-
-    fn recv_inner(&mut self, discard: bool) -> Option<Result<Message, Error>> {
-        loop {
-            if self.finished {
-                return None;
-            }
-            if let Some(e) = self.pending_error.take() {
-                if self.write_out().is_ok() && !self.shutdown_done && self.driver.shutdown_after(&e)
-                {
-                    let _ = self.stream.shutdown();
-                    self.shutdown_done = true;
-                }
-                return Some(Err(e));
-            }
-            if let Some(kind) = self.failed {
-                if self.failure_reported {
-                    self.finished = true;
+            Step::Read(buf) => {
+                if turn == Turn::Send {
+                    // A sender never blocks on input.
+                    self.session.blocked(Io::Read);
                     return None;
                 }
-                self.failure_reported = true;
-                return Some(Err(Error::Io(kind.into())));
-            }
-            // 1. deliver
-            match self.driver.next_message() {
-                Some(Ok(m)) => {
-                    if discard && !m.is_close() {
-                        continue;
-                    }
-                    return Some(Ok(m));
-                }
-                Some(Err(e)) => {
-                    self.pending_error = Some(e);
-                    continue;
-                }
-                None => {}
-            }
-            // 2. write
-            if self.write_out().is_err() {
-                continue;
-            }
-            // 3. timers
-            let now = self.now();
-            let deadline = self.driver.poll_timeout();
-            if let Some(deadline) = deadline {
-                if deadline <= now {
-                    self.driver.handle_timeout(now);
-                    continue;
-                }
-            }
-            // 4. finish
-            if self.driver.should_close_transport() {
-                if !self.shutdown_done {
-                    let _ = self.stream.shutdown();
-                }
-                self.finished = true;
-                return None;
-            }
-            // 5. read, waking up at the next deadline
-            let timeout = deadline.map(|d| d.saturating_duration_since(now).max(MIN_TIMEOUT));
-            if self.driver.should_read() {
+                let timeout = deadline.map(|d| d.saturating_duration_since(now).max(MIN_TIMEOUT));
                 if timeout != self.read_timeout {
                     if let Err(e) = self.stream.set_read_timeout(timeout) {
-                        self.fail(&e);
-                        continue;
+                        self.session.transport_error(e.into());
+                        return None;
                     }
                     self.read_timeout = timeout;
                 }
-                let result = self.stream.read(self.driver.recv_buf());
-                match result {
+                match self.stream.read(buf) {
                     Ok(n) => {
                         let now = self.now();
-                        self.driver.commit(now, n);
+                        self.session.received(now, n);
                     }
                     Err(e)
                         if matches!(
@@ -286,58 +259,83 @@ impl<S: Stream> WebSocket<S> {
                                 | io::ErrorKind::TimedOut
                                 | io::ErrorKind::Interrupted
                         ) => {}
-                    Err(e) => self.fail(&e),
+                    Err(e) => self.session.transport_error(e.into()),
                 }
-                continue;
             }
-            if self.driver.eof() {
-                self.finished = true;
-                return None;
+            Step::Wait(Some(deadline)) => {
+                std::thread::sleep(deadline.saturating_duration_since(now).max(MIN_TIMEOUT));
             }
-            // Not reading and nothing to write: only a timer can change anything.
-            match timeout {
-                Some(t) => std::thread::sleep(t),
-                None => {
-                    self.finished = true;
-                    return None;
+            Step::Wait(None) => {
+                if turn == Turn::Receive {
+                    return Some(Some(Err(Error::Misuse(Misuse::ReceiveWhilePaused))));
                 }
+                return Some(None);
             }
         }
+        None
     }
 
     /// The next message (blocking); `None` once the connection is closed and the transport
     /// shut down.
     pub fn recv(&mut self) -> Option<Result<Message, Error>> {
-        self.recv_inner(false)
+        loop {
+            if let Some(item) = self.run(Turn::Receive) {
+                return item;
+            }
+        }
+    }
+
+    /// Writes out everything queued (a send turn: input is left for `recv`).
+    fn write_out(&mut self) -> Result<(), Error> {
+        self.session.start_turn();
+        self.session.blocked(Io::Read);
+        while !self.session.is_flushed() {
+            if self.run(Turn::Send).is_some() {
+                break;
+            }
+        }
+        if self.session.is_flushed() {
+            Ok(())
+        } else {
+            Err(Error::Send(crate::SendError::Closed))
+        }
     }
 
     /// Sends a message and writes it out (blocking).
     pub fn send(&mut self, message: Message) -> Result<(), Error> {
-        if let Some(kind) = self.failed {
-            return Err(Error::Io(kind.into()));
-        }
+        self.send_with(message, SendOptions::new())
+    }
+
+    /// [`send`](WebSocket::send) with options (compress this message or not).
+    pub fn send_with(&mut self, message: Message, options: SendOptions) -> Result<(), Error> {
         let now = self.now();
-        match self.driver.send(now, &message) {
-            Err(SendError::Full) => {
+        match self.session.send_with(now, &message, options) {
+            Err(Error::Send(crate::SendError::Full)) => {
                 self.write_out()?;
                 let now = self.now();
-                self.driver.send(now, &message)?;
+                self.session.send_with(now, &message, options)?;
             }
             other => other?,
         }
         self.write_out()
     }
 
+    /// Ends the connection now (ws `terminate`): Close(code, reason) unless
+    /// `skip_close_frame`, then the transport is closed without waiting for the peer. Not an
+    /// error.
+    pub fn terminate(&mut self, code: CloseCode, reason: &str, skip_close_frame: bool) {
+        self.session.terminate(code, reason, skip_close_frame);
+        while self.recv().is_some() {}
+    }
+
     /// Closes: sends Close(code, reason), then reads (discarding data) until the peer's Close
     /// arrives and the transport is closed, or the close timeout runs out: it never hangs
     /// (given a stream with read timeouts). `Ok` after a clean closing handshake.
     pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        if self.failed.is_none() && !self.finished {
-            let now = self.now();
-            self.driver.start_close(now, code, reason)?;
-        }
+        let now = self.now();
+        self.session.close(now, code, reason)?;
         let mut result = Ok(());
-        while let Some(item) = self.recv_inner(true) {
+        while let Some(item) = self.recv() {
             if let Err(e) = item {
                 if result.is_ok() {
                     result = Err(e);
@@ -356,153 +354,243 @@ impl<S: Stream> Iterator for WebSocket<S> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Handshakes.
+// The opening handshakes.
 
-fn deadline_of(timeout: Option<Duration>) -> Option<std::time::Instant> {
-    timeout.map(|t| std::time::Instant::now() + t)
+/// Sets the read timeout to what is left before `deadline` (a blocking wait never outlasts
+/// it; the state machine then reports the timeout).
+fn arm<S: Stream>(stream: &mut S, now: Instant, deadline: Option<Instant>) -> io::Result<()> {
+    let timeout = deadline.map(|d| d.saturating_duration_since(now).max(MIN_TIMEOUT));
+    stream.set_read_timeout(timeout)
 }
 
-/// Sets the read timeout to what is left before `deadline`; `Err(HandshakeTimeout)` if none.
-fn arm<S: Stream>(stream: &mut S, deadline: Option<std::time::Instant>) -> Result<(), Error> {
-    let Some(deadline) = deadline else {
-        return Ok(());
-    };
-    let left = deadline.saturating_duration_since(std::time::Instant::now());
-    if left.is_zero() {
-        return Err(Error::HandshakeTimeout);
+fn read_some<S: Stream>(stream: &mut S, buf: &mut [u8]) -> Result<Option<usize>, Error> {
+    match stream.read(buf) {
+        Ok(n) => Ok(Some(n)),
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+            ) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(Error::Io(e)),
     }
-    stream.set_read_timeout(Some(left.max(MIN_TIMEOUT)))?;
-    Ok(())
 }
 
-fn read_handshake<S: Stream>(
-    stream: &mut S,
-    buf: &mut [u8],
-    deadline: Option<std::time::Instant>,
-) -> Result<usize, Error> {
+fn write_some<S: Stream>(stream: &mut S, buf: &[u8]) -> Result<usize, Error> {
     loop {
-        arm(stream, deadline)?;
-        match stream.read(buf) {
+        match stream.write(buf) {
+            Ok(0) => return Err(Error::Io(io::ErrorKind::WriteZero.into())),
             Ok(n) => return Ok(n),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                if deadline.is_some() {
-                    return Err(Error::HandshakeTimeout);
-                }
-            }
             Err(e) => return Err(Error::Io(e)),
         }
     }
 }
 
-fn client_exchange<S: Stream>(
-    stream: &mut S,
-    hs: &mut ClientHandshake,
-    deadline: Option<std::time::Instant>,
-) -> Result<(), Error> {
-    while !hs.poll_transmit().is_empty() {
-        let n = stream.write(hs.poll_transmit())?;
-        if n == 0 {
-            return Err(Error::Io(io::ErrorKind::WriteZero.into()));
-        }
-        hs.advance_transmit(n);
+/// Runs a decision that may come later to completion on this thread.
+fn block_on_decision(decision: Decision) -> Result<Accept, crate::handshake::Reject> {
+    match decision {
+        Decision::Now(result) => result,
+        Decision::Later(fut) => block_on(fut),
     }
-    stream.flush()?;
-    let mut buf = vec![0u8; HANDSHAKE_CHUNK];
-    loop {
-        let n = read_handshake(stream, &mut buf, deadline)?;
-        if n == 0 {
-            hs.receive_eof()?;
-            return Err(handshake_eof());
-        }
-        if let Status::Complete(()) = hs.receive(buf.get(..n).unwrap_or_default())? {
-            break;
-        }
-    }
-    if deadline.is_some() {
-        stream.set_read_timeout(None)?;
-    }
-    Ok(())
 }
 
-fn finish_client<S: Stream>(
+/// A minimal executor for one future: parks the thread until woken.
+fn block_on<F: core::future::Future>(fut: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: alloc::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = core::task::Waker::from(alloc::sync::Arc::new(Unpark(std::thread::current())));
+    let mut cx = core::task::Context::from_waker(&waker);
+    let mut fut = core::pin::pin!(fut);
+    loop {
+        if let core::task::Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
+            return out;
+        }
+        std::thread::park();
+    }
+}
+
+/// Server: carries out an [`Accepting`] over `stream` (a `Decision::Later` runs on this
+/// thread).
+pub fn accept_with<S: Stream, C: Callback>(
+    mut stream: S,
+    options: impl Into<AcceptOptions>,
+    callback: C,
+) -> Result<WebSocket<S>, Error> {
+    let mut options = options.into();
+    stream.set_nodelay();
+    if options.get_peer_addr().is_none() {
+        options = options.peer_addr(stream.peer_addr());
+    }
+    let peer_addr = options.get_peer_addr();
+    let epoch = std::time::Instant::now();
+    let now = || Instant::from_duration(epoch.elapsed());
+    let mut accepting = Accepting::new(now(), options);
+    let mut callback = Some(callback);
+    loop {
+        let deadline = accepting.deadline();
+        match accepting.step(now()) {
+            AcceptStep::Read(buf) => {
+                arm(&mut stream, now(), deadline)?;
+                if let Some(n) = read_some(&mut stream, buf)? {
+                    accepting.received(now(), n);
+                }
+            }
+            AcceptStep::Decide(request) => {
+                let decision = match callback.take() {
+                    Some(callback) => callback.on_request(request),
+                    None => Decision::Now(Err(crate::handshake::Reject::new(500))),
+                };
+                accepting.decide(now(), block_on_decision(decision));
+            }
+            AcceptStep::Write(buf) => {
+                let n = write_some(&mut stream, buf)?;
+                accepting.wrote(n);
+            }
+            AcceptStep::Flush => {
+                stream.flush()?;
+                accepting.flushed();
+            }
+            AcceptStep::Shutdown => {
+                let _ = stream.shutdown();
+                accepting.shut_down();
+            }
+            AcceptStep::Accepted => break,
+            AcceptStep::Failed(e) => return Err(e),
+        }
+    }
+    stream.set_read_timeout(None)?;
+    let (session, request) = accepting.into_session()?;
+    let mut ws = WebSocket::from_session(stream, session);
+    ws.epoch = epoch;
+    ws.request = Some(request);
+    ws.peer_addr = peer_addr;
+    Ok(ws)
+}
+
+/// Accepts a WebSocket on a stream: every valid request, no subprotocol, no extensions,
+/// default 10 s handshake timeout.
+pub fn accept<S: Stream>(stream: S) -> Result<WebSocket<S>, Error> {
+    accept_with(stream, AcceptOptions::default(), AcceptAll)
+}
+
+/// Accepts a request that was already read from `stream` and parsed elsewhere
+/// ([`Request::from_parts`]; ws `handleUpgrade`): the 101 response is written first, then the
+/// WebSocket runs.
+pub fn accept_parsed<S: Stream>(
     stream: S,
-    hs: ClientHandshake,
+    request: &Request,
+    accept: Accept,
+    config: crate::Config,
+) -> Result<WebSocket<S>, Error> {
+    let session = crate::session::accept_parsed(request, accept, config)?;
+    let mut ws = WebSocket::from_session(stream, session);
+    ws.request = Some(request.clone());
+    ws.peer_addr = request.peer_addr();
+    Ok(ws)
+}
+
+/// Client: carries out a [`Dialing`], opening each transport with `connect` (the target and
+/// what is left of the handshake timeout), for the first URL and every redirect followed.
+pub fn connect_via<S: Stream>(
+    url: &str,
+    options: impl Into<ConnectOptions>,
+    connect: impl FnMut(Target, Option<Duration>) -> Result<S, Error>,
 ) -> Result<(WebSocket<S>, Response), Error> {
     let epoch = std::time::Instant::now();
-    let (conn, response) = hs.into_connection(Instant::ZERO)?;
-    let protocol = response.protocol().map(String::from);
-    let mut ws = WebSocket::from_connection(stream, conn, protocol);
-    ws.epoch = epoch;
-    Ok((ws, response))
+    let dialing = Dialing::new(url, options)?;
+    dial(epoch, dialing, None, connect)
 }
 
 /// Runs the client handshake over a stream you connected (TLS for `wss://`). No redirects.
 pub fn connect_with<S: Stream>(
-    mut stream: S,
+    stream: S,
     url: &str,
     options: impl Into<ConnectOptions>,
 ) -> Result<(WebSocket<S>, Response), Error> {
-    let mut options = options.into();
-    let deadline = deadline_of(options.get_handshake_timeout());
-    let client = options.next_options().unwrap_or_default();
-    let mut hs = ClientHandshake::new(url, client)?;
-    client_exchange(&mut stream, &mut hs, deadline)?;
-    finish_client(stream, hs)
+    let epoch = std::time::Instant::now();
+    let dialing = Dialing::over_transport(Instant::ZERO, url, options)?;
+    dial(epoch, dialing, Some(stream), |_, _| {
+        Err(Error::Misuse(Misuse::HandshakeOver))
+    })
 }
 
-/// Connects with your connector for each attempt (the URL and each redirect followed). The
-/// connector gets the target and what is left of the handshake timeout.
-pub fn connect_via<S: Stream>(
-    url: &str,
-    options: impl Into<ConnectOptions>,
+fn dial<S: Stream>(
+    epoch: std::time::Instant,
+    mut dialing: Dialing,
+    mut stream: Option<S>,
     mut connect: impl FnMut(Target, Option<Duration>) -> Result<S, Error>,
 ) -> Result<(WebSocket<S>, Response), Error> {
-    let mut options = options.into();
-    let mut url = String::from(url);
-    let mut followed = 0;
+    let now = || Instant::from_duration(epoch.elapsed());
     loop {
-        let Some(client) = options.next_options() else {
-            return Err(Error::Send(SendError::Closed));
+        let deadline = dialing.deadline();
+        let step = dialing.step(now());
+        if let DialStep::Connect(target) = step {
+            let target = target.clone();
+            drop(stream.take());
+            let left = dialing_left(now(), dialing.deadline());
+            stream = Some(connect(target, left)?);
+            dialing.connected(now());
+            continue;
+        }
+        let Some(s) = stream.as_mut() else {
+            return Err(Error::Misuse(Misuse::HandshakeOver));
         };
-        let timeout = options.get_handshake_timeout();
-        let deadline = deadline_of(timeout);
-        let mut hs = ClientHandshake::new(&url, client)?;
-        let target = Target {
-            host: String::from(hs.host()),
-            port: hs.port(),
-            tls: hs.is_tls(),
-            url: url.clone(),
-        };
-        let mut stream = connect(target.clone(), timeout)?;
-        match client_exchange(&mut stream, &mut hs, deadline) {
-            Ok(()) => return finish_client(stream, hs),
-            Err(Error::Handshake(e)) => url = next_redirect(e, &target, &options, &mut followed)?,
-            Err(e) => return Err(e),
+        match step {
+            DialStep::Write(buf) => {
+                let n = write_some(s, buf)?;
+                dialing.wrote(n);
+            }
+            DialStep::Flush => {
+                s.flush()?;
+                dialing.flushed();
+            }
+            DialStep::Read(buf) => {
+                arm(s, now(), deadline)?;
+                if let Some(n) = read_some(s, buf)? {
+                    dialing.received(now(), n);
+                }
+            }
+            DialStep::Connected => break,
+            DialStep::Failed(e) => return Err(e),
+            DialStep::Connect(_) => {}
         }
     }
+    let mut stream = stream.ok_or(Error::Misuse(Misuse::HandshakeOver))?;
+    stream.set_read_timeout(None)?;
+    let url = String::from(dialing.url());
+    let (session, response) = dialing.into_session(now())?;
+    let mut ws = WebSocket::from_session(stream, session);
+    ws.epoch = epoch;
+    ws.url = Some(url);
+    Ok((ws, response))
+}
+
+fn dialing_left(now: Instant, deadline: Option<Instant>) -> Option<Duration> {
+    deadline.map(|d| d.saturating_duration_since(now))
 }
 
 /// Connects to a `ws://` URL over TCP (each resolved address in turn, within the handshake
-/// timeout) and runs the opening handshake. `wss://` fails with [`Error::TlsRequired`]: connect
-/// TLS yourself and use [`connect_with`] or [`connect_via`].
+/// timeout, `TCP_NODELAY` on) and runs the opening handshake. `wss://` fails with
+/// [`Error::TlsRequired`]: connect TLS yourself and use [`connect_with`] or [`connect_via`].
 pub fn connect(
     url: &str,
     options: impl Into<ConnectOptions>,
 ) -> Result<(WebSocket<TcpStream>, Response), Error> {
-    connect_via(url, options, |target, timeout| {
+    let (mut ws, response) = connect_via(url, options, |target, timeout| {
         if target.tls {
             return Err(Error::TlsRequired(target.url));
         }
         let mut last = io::Error::new(io::ErrorKind::NotFound, "host resolved to no address");
         for addr in (target.host.as_str(), target.port).to_socket_addrs()? {
             let attempt = match timeout {
-                Some(t) => TcpStream::connect_timeout(&addr, t),
+                Some(t) => TcpStream::connect_timeout(&addr, t.max(MIN_TIMEOUT)),
                 None => TcpStream::connect(addr),
             };
             match attempt {
@@ -514,72 +602,7 @@ pub fn connect(
             }
         }
         Err(Error::Io(last))
-    })
-}
-
-/// Accepts a WebSocket on a stream: every valid request, no subprotocol, no extensions,
-/// default 10 s handshake timeout.
-pub fn accept<S: Stream>(stream: S) -> Result<WebSocket<S>, Error> {
-    accept_with(stream, AcceptOptions::default(), AcceptAll)
-}
-
-/// Accepts a WebSocket on a stream, asking `callback` about the request. A rejected or
-/// invalid request gets its HTTP error response and the stream is shut down.
-pub fn accept_with<S: Stream, C: Callback>(
-    mut stream: S,
-    options: impl Into<AcceptOptions>,
-    callback: C,
-) -> Result<WebSocket<S>, Error> {
-    let options = options.into();
-    let deadline = deadline_of(options.get_handshake_timeout());
-    let epoch = std::time::Instant::now();
-    let mut server = ServerDriver::new(options.into_server(), callback);
-    let mut buf = vec![0u8; HANDSHAKE_CHUNK];
-    loop {
-        let n = read_handshake(&mut stream, &mut buf, deadline)?;
-        if n == 0 {
-            return Err(handshake_eof());
-        }
-        let now = Instant::from_duration(epoch.elapsed());
-        match server.receive(now, buf.get(..n).unwrap_or_default()) {
-            ServerStep::Continue => {}
-            ServerStep::Accepted(conn, protocol) => {
-                if deadline.is_some() {
-                    stream.set_read_timeout(None)?;
-                }
-                let mut ws = WebSocket::from_connection(stream, *conn, protocol);
-                ws.epoch = epoch;
-                ws.write_out()?;
-                return Ok(ws);
-            }
-            ServerStep::Failed(e) => {
-                let response = server.transmit().to_vec();
-                server.advance(response.len());
-                if stream
-                    .write_all(&response)
-                    .and_then(|()| stream.flush())
-                    .is_ok()
-                {
-                    let _ = stream.shutdown();
-                }
-                return Err(e);
-            }
-        }
-    }
-}
-
-/// Accepts a request that was already read from `stream` and parsed elsewhere
-/// ([`Request::from_parts`](crate::handshake::Request::from_parts); ws `handleUpgrade`): the
-/// 101 response is written first, then the WebSocket runs. An invalid request is an error
-/// (answer it with [`HandshakeError::to_reject`](crate::handshake::HandshakeError::to_reject)).
-/// If another HTTP server writes the 101 itself (hyper/axum), use `from_connection` with
-/// [`handshake::accept_parsed`](crate::handshake::accept_parsed) instead.
-pub fn accept_parsed<S: Stream>(
-    stream: S,
-    request: &crate::handshake::Request,
-    accept: crate::handshake::Accept,
-    config: crate::Config,
-) -> Result<WebSocket<S>, Error> {
-    let (conn, protocol) = super::upgrade_parsed(request, accept, config)?;
-    Ok(WebSocket::from_connection(stream, conn, protocol))
+    })?;
+    ws.peer_addr = Stream::peer_addr(&ws.stream);
+    Ok((ws, response))
 }

@@ -78,6 +78,12 @@ impl Extension for Toy {
     fn name(&self) -> &str {
         "x-toy"
     }
+    fn fresh(&self) -> Box<dyn Extension> {
+        Box::new(Toy {
+            level: self.level,
+            accepted: None,
+        })
+    }
     fn offer(&self) -> String {
         format!("x-toy; level={}", self.level.unwrap_or(1))
     }

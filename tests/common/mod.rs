@@ -4,6 +4,7 @@
 
 pub mod handshake;
 pub mod pair;
+pub mod session_pair;
 
 use wsproto::frame::{FrameHeader, OpCode, apply_mask};
 use wsproto::{CloseCode, Config, Connection, Error, Event, Instant, ProtocolError, Role, State};

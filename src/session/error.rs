@@ -1,8 +1,10 @@
-//! The adapters' error type: I/O, handshake and connection errors in one enum.
+//! The error of a session and of every adapter: transport, handshake and connection errors in
+//! one enum (no_std; the `Io` variant comes with the `std` feature).
 
 use alloc::boxed::Box;
 use alloc::string::String;
 use core::fmt;
+#[cfg(feature = "std")]
 use std::io;
 
 use crate::handshake::{HandshakeError, Response};
@@ -11,13 +13,17 @@ use crate::{CloseCode, SendError};
 /// Why an adapter operation failed.
 ///
 /// A normal close is not an error: it is a [`Message::Close`](crate::message::Message::Close)
-/// followed by the end of the stream. Every variant converts into a [`std::io::Error`] (with
+/// followed by the end of the stream, and neither is a connection the application ended on
+/// purpose (`terminate`). With `std`, every variant converts into a [`std::io::Error`] (with
 /// this error as its source), so `?` works in functions returning `io::Result`.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
     /// The transport failed (connect, read, write).
+    #[cfg(feature = "std")]
     Io(io::Error),
+    /// The transport failed (an executor without `std`).
+    Transport(Box<dyn core::error::Error + Send + Sync>),
     /// The opening handshake failed. For a client that got an answer other than 101, the
     /// answer is in [`HandshakeError::UnexpectedResponse`] (see [`Error::response`]).
     Handshake(HandshakeError),
@@ -40,6 +46,29 @@ pub enum Error {
     Connection(crate::Error),
     /// A message could not be sent (for example after the closing handshake started).
     Send(SendError),
+    /// The application used the API in a way that cannot work (see [`Misuse`]).
+    Misuse(Misuse),
+}
+
+/// Ways the application can misuse a WebSocket; each is a bug in the caller, not a network
+/// condition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Misuse {
+    /// Reading was paused ([`pause`](crate::session::Session::pause)) and the blocking adapter
+    /// was asked for a message: it would wait forever.
+    ReceiveWhilePaused,
+    /// The handshake state machine was driven after it finished, or out of order.
+    HandshakeOver,
+}
+
+impl fmt::Display for Misuse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Misuse::ReceiveWhilePaused => "receive called while reading is paused",
+            Misuse::HandshakeOver => "the handshake was driven after it finished",
+        })
+    }
 }
 
 impl Error {
@@ -63,9 +92,12 @@ impl Error {
     }
 
     /// The [`io::ErrorKind`] this error maps to in `From<Error> for io::Error`.
+    #[cfg(feature = "std")]
     pub fn kind(&self) -> io::ErrorKind {
         match self {
             Error::Io(e) => e.kind(),
+            Error::Transport(_) => io::ErrorKind::Other,
+            Error::Misuse(_) => io::ErrorKind::InvalidInput,
             Error::HandshakeTimeout => io::ErrorKind::TimedOut,
             Error::Connection(crate::Error::TimedOut(_)) => io::ErrorKind::TimedOut,
             Error::Connection(_) => io::ErrorKind::InvalidData,
@@ -85,7 +117,10 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            #[cfg(feature = "std")]
             Error::Io(e) => write!(f, "I/O error: {e}"),
+            Error::Transport(e) => write!(f, "transport error: {e}"),
+            Error::Misuse(m) => write!(f, "API misuse: {m}"),
             Error::Handshake(e) => write!(f, "handshake failed: {e}"),
             Error::HandshakeTimeout => f.write_str("handshake timed out"),
             Error::Rejected(status) => write!(f, "handshake rejected with HTTP {status}"),
@@ -103,10 +138,12 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+impl core::error::Error for Error {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         match self {
+            #[cfg(feature = "std")]
             Error::Io(e) => Some(e),
+            Error::Transport(e) => Some(&**e),
             Error::Handshake(e) => Some(e),
             Error::Connection(e) => Some(e),
             Error::Send(e) => Some(e),
@@ -115,6 +152,7 @@ impl std::error::Error for Error {
     }
 }
 
+#[cfg(feature = "std")]
 impl From<io::Error> for Error {
     fn from(e: io::Error) -> Self {
         Error::Io(e)
@@ -139,6 +177,7 @@ impl From<SendError> for Error {
     }
 }
 
+#[cfg(feature = "std")]
 impl From<Error> for io::Error {
     fn from(e: Error) -> Self {
         match e {

@@ -1,15 +1,17 @@
 //! The tokio adapter (feature `tokio`): `connect`, `accept`, and a [`WebSocket`] that is a
 //! `futures_core::Stream<Item = Result<Message, Error>>` and a `futures_sink::Sink<Message>`.
+//! Named `on_tokio` so that it never shadows the `tokio` crate in a user's imports.
 //!
 //! Timers use `tokio::time` (so tests with `#[tokio::test(start_paused = true)]` run the close
-//! timeout and keepalive in virtual time). All the logic is in [`super::asynch`]; this module
-//! only adapts tokio's `AsyncRead`/`AsyncWrite` and `Sleep`.
+//! timeout and keepalive in virtual time). All the logic is in [`crate::session`] and the
+//! executor [`super::nonblocking`]; this module only adapts tokio's `AsyncRead`/`AsyncWrite`
+//! and `Sleep`.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), wsproto::io::Error> {
 //! use futures_util::{SinkExt, StreamExt};
 //! use wsproto::handshake::ClientOptions;
-//! use wsproto::io::{Message, tokio::connect};
+//! use wsproto::io::{Message, on_tokio::connect};
 //! let (mut ws, _response) = connect("ws://127.0.0.1:9001/", ClientOptions::default()).await?;
 //! ws.send(Message::text("hello")).await?;
 //! while let Some(message) = ws.next().await {
@@ -18,7 +20,7 @@
 //! # Ok(()) }
 //! ```
 
-use alloc::string::String;
+use core::any::Any;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 use core::time::Duration;
@@ -28,35 +30,28 @@ use ::tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use ::tokio::net::TcpStream;
 use ::tokio::time::Sleep;
 
-use super::asynch::{self, AsyncIo};
+use super::nonblocking::{self, PollIo};
 use super::{AcceptAll, AcceptOptions, Callback, ConnectOptions, Error, Target};
-use crate::Connection;
-use crate::handshake::Response;
+use crate::handshake::{Accept, Request, Response};
+use crate::session::Session;
 
-/// A tokio stream with its clock epoch, as [`AsyncIo`].
+/// A tokio stream as [`PollIo`].
 #[derive(Debug)]
 pub struct TokioIo<S> {
     stream: S,
-    epoch: ::tokio::time::Instant,
 }
 
 impl<S> TokioIo<S> {
-    /// Wraps a stream; its epoch is now.
+    /// Wraps a stream.
     pub fn new(stream: S) -> Self {
-        TokioIo {
-            stream,
-            epoch: ::tokio::time::Instant::now(),
-        }
-    }
-
-    /// The stream.
-    pub fn get_ref(&self) -> &S {
-        &self.stream
+        TokioIo { stream }
     }
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> AsyncIo for TokioIo<S> {
+impl<S: AsyncRead + AsyncWrite + Unpin> PollIo for TokioIo<S> {
+    type Stream = S;
     type Sleep = Sleep;
+    type Clock = ::tokio::time::Instant;
 
     fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         let mut buf = ReadBuf::new(buf);
@@ -79,8 +74,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncIo for TokioIo<S> {
         Pin::new(&mut self.stream).poll_shutdown(cx)
     }
 
-    fn now(&self) -> crate::Instant {
-        crate::Instant::from_duration(self.epoch.elapsed())
+    fn stream(&self) -> &S {
+        &self.stream
+    }
+
+    fn clock() -> Self::Clock {
+        ::tokio::time::Instant::now()
+    }
+
+    fn elapsed(start: Self::Clock) -> Duration {
+        start.elapsed()
     }
 
     fn sleep(after: Duration) -> Sleep {
@@ -92,14 +95,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncIo for TokioIo<S> {
     }
 }
 
-/// A WebSocket over a tokio stream (see [`asynch::WebSocket`] for its methods).
-pub type WebSocket<S> = asynch::WebSocket<TokioIo<S>>;
+/// A WebSocket over a tokio stream (see [`nonblocking::WebSocket`] for its methods).
+pub type WebSocket<S> = nonblocking::WebSocket<TokioIo<S>>;
 /// The receiving half of a [`WebSocket`].
-pub type ReadHalf<S> = asynch::ReadHalf<TokioIo<S>>;
+pub type ReadHalf<S> = nonblocking::ReadHalf<TokioIo<S>>;
 /// The sending half of a [`WebSocket`].
-pub type WriteHalf<S> = asynch::WriteHalf<TokioIo<S>>;
+pub type WriteHalf<S> = nonblocking::WriteHalf<TokioIo<S>>;
 
-/// Connects to a `ws://` URL over TCP and runs the opening handshake. `options` is a
+/// Connects to a `ws://` URL over TCP (each resolved address in turn, `TCP_NODELAY` on) and
+/// runs the opening handshake. `options` is a
 /// [`ClientOptions`](crate::handshake::ClientOptions) or a [`ConnectOptions`] (handshake
 /// timeout, redirects). `wss://` fails with [`Error::TlsRequired`]: connect TLS yourself and
 /// use [`connect_with`], or [`connect_via`] to follow redirects.
@@ -107,15 +111,25 @@ pub async fn connect(
     url: &str,
     options: impl Into<ConnectOptions>,
 ) -> Result<(WebSocket<TcpStream>, Response), Error> {
-    asynch::connect_via(url, options, |target: Target| async move {
+    let (ws, response) = nonblocking::connect_via(url, options, |target: Target| async move {
         if target.tls {
             return Err(Error::TlsRequired(target.url));
         }
-        let stream = TcpStream::connect((target.host.as_str(), target.port)).await?;
-        let _ = stream.set_nodelay(true);
-        Ok(TokioIo::new(stream))
+        let mut last = io::Error::new(io::ErrorKind::NotFound, "host resolved to no address");
+        for addr in ::tokio::net::lookup_host((target.host.as_str(), target.port)).await? {
+            match TcpStream::connect(addr).await {
+                Ok(stream) => {
+                    let _ = stream.set_nodelay(true);
+                    return Ok(TokioIo::new(stream));
+                }
+                Err(e) => last = e,
+            }
+        }
+        Err(Error::Io(last))
     })
-    .await
+    .await?;
+    let peer = ws.get_ref().peer_addr().ok();
+    Ok((ws.with_peer_addr(peer), response))
 }
 
 /// Runs the client handshake over a stream you connected (e.g. TLS for `wss://`). No
@@ -125,7 +139,7 @@ pub async fn connect_with<S: AsyncRead + AsyncWrite + Unpin>(
     url: &str,
     options: impl Into<ConnectOptions>,
 ) -> Result<(WebSocket<S>, Response), Error> {
-    asynch::connect_with(TokioIo::new(stream), url, options).await
+    nonblocking::connect_with(TokioIo::new(stream), url, options).await
 }
 
 /// Connects with your connector for each attempt (the URL and each redirect followed):
@@ -140,7 +154,7 @@ where
     C: FnMut(Target) -> Fut,
     Fut: Future<Output = Result<S, Error>>,
 {
-    asynch::connect_via(url, options, |target| {
+    nonblocking::connect_via(url, options, |target| {
         let fut = connect(target);
         async move { fut.await.map(TokioIo::new) }
     })
@@ -149,48 +163,52 @@ where
 
 /// Accepts a WebSocket on a stream: every valid request is accepted with no subprotocol and
 /// no extensions, within the default 10 s handshake timeout.
-pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(stream: S) -> Result<WebSocket<S>, Error> {
+pub async fn accept<S: AsyncRead + AsyncWrite + Unpin + 'static>(
+    stream: S,
+) -> Result<WebSocket<S>, Error> {
     accept_with(stream, AcceptOptions::default(), AcceptAll).await
 }
 
 /// Accepts a WebSocket on a stream: `callback` sees the request and accepts (subprotocol,
-/// headers, extensions) or rejects it. `options` is a
-/// [`ServerOptions`](crate::handshake::ServerOptions) or an [`AcceptOptions`] (handshake
-/// timeout, 10 s by default).
-pub async fn accept_with<S: AsyncRead + AsyncWrite + Unpin, C: Callback>(
+/// headers, extensions) or rejects it, now or later (a [`Decision`](crate::session::Decision)).
+/// `options` is a [`ServerOptions`](crate::handshake::ServerOptions) or an [`AcceptOptions`]
+/// (handshake timeout, 10 s by default). On a `TcpStream` this turns `TCP_NODELAY` on and
+/// records the peer address (shown to the callback as [`Request::peer_addr`]).
+pub async fn accept_with<S: AsyncRead + AsyncWrite + Unpin + 'static, C: Callback>(
     stream: S,
     options: impl Into<AcceptOptions>,
     callback: C,
 ) -> Result<WebSocket<S>, Error> {
-    asynch::accept_with(TokioIo::new(stream), options, callback).await
+    let mut options = options.into();
+    if let Some(tcp) = (&stream as &dyn Any).downcast_ref::<TcpStream>() {
+        let _ = tcp.set_nodelay(true);
+        if options.get_peer_addr().is_none() {
+            options = options.peer_addr(tcp.peer_addr().ok());
+        }
+    }
+    nonblocking::accept_with(TokioIo::new(stream), options, callback).await
 }
 
-/// Wraps a stream whose handshake was done elsewhere (hyper/axum upgrade after
-/// [`accept_parsed`](crate::handshake::accept_parsed)), or a raw connection.
-pub fn from_connection<S: AsyncRead + AsyncWrite + Unpin>(
+/// Runs a session over a stream whose handshake was done elsewhere (hyper/axum upgrade after
+/// [`session::accept_parsed`](crate::session::accept_parsed)), or a raw one.
+pub fn from_session<S: AsyncRead + AsyncWrite + Unpin>(
     stream: S,
-    conn: Connection,
-    protocol: Option<String>,
+    session: Session,
 ) -> WebSocket<S> {
-    asynch::WebSocket::from_connection(TokioIo::new(stream), conn, protocol)
+    nonblocking::WebSocket::from_session(TokioIo::new(stream), session)
 }
 
 /// Accepts a request that was already read from `stream` and parsed elsewhere
-/// ([`Request::from_parts`](crate::handshake::Request::from_parts); ws `handleUpgrade`): the
-/// 101 response is written first, then the WebSocket runs. An invalid request is an error
-/// (answer it with [`HandshakeError::to_reject`](crate::handshake::HandshakeError::to_reject)).
-/// If another HTTP server writes the 101 itself (hyper/axum), use `from_connection` with
-/// [`handshake::accept_parsed`](crate::handshake::accept_parsed) instead.
+/// ([`Request::from_parts`]; ws `handleUpgrade`): the 101 response is written first, then the
+/// WebSocket runs. An invalid request is an error (answer it with
+/// [`HandshakeError::to_reject`](crate::handshake::HandshakeError::to_reject)). If another
+/// HTTP server writes the 101 itself (hyper/axum), use [`from_session`] with a session built
+/// from [`handshake::accept_parsed`](crate::handshake::accept_parsed) instead.
 pub fn accept_parsed<S: AsyncRead + AsyncWrite + Unpin>(
     stream: S,
-    request: &crate::handshake::Request,
-    accept: crate::handshake::Accept,
+    request: &Request,
+    accept: Accept,
     config: crate::Config,
 ) -> Result<WebSocket<S>, Error> {
-    let (conn, protocol) = super::upgrade_parsed(request, accept, config)?;
-    Ok(asynch::WebSocket::from_connection(
-        TokioIo::new(stream),
-        conn,
-        protocol,
-    ))
+    nonblocking::accept_parsed(TokioIo::new(stream), request, accept, config)
 }

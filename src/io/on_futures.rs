@@ -1,17 +1,21 @@
 //! The futures-io adapter (feature `futures-io`, alias `async-std`): for smol, async-std and
 //! any runtime whose streams implement `futures_io::AsyncRead + AsyncWrite`.
 //!
-//! futures-io has no way to open a TCP connection, so the client runs over a stream you
-//! connected ([`connect_with`]) or a connector ([`connect_via`]). Timers use `futures-timer`
-//! and a `std::time::Instant` epoch. All the logic is in [`super::asynch`].
+//! futures-io has no way to open a TCP connection, so [`connect`] takes a connector (any
+//! `FnMut(Target) -> Future<Output = io::Result<S>>`, e.g. smol's `TcpStream::connect`), and
+//! [`connect_with`] a stream you connected. Timers use `futures-timer` and a
+//! `std::time::Instant` epoch. All the logic is in [`crate::session`] and the executor
+//! [`super::nonblocking`].
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), wsproto::io::Error> {
 //! use futures_util::{SinkExt, StreamExt};
 //! use wsproto::handshake::ClientOptions;
-//! use wsproto::io::{Message, futures::connect_with};
-//! let tcp = smol::net::TcpStream::connect("127.0.0.1:9001").await?;
-//! let (mut ws, _response) = connect_with(tcp, "ws://127.0.0.1:9001/", ClientOptions::default()).await?;
+//! use wsproto::io::{Message, on_futures::connect};
+//! let (mut ws, _response) = connect("ws://127.0.0.1:9001/", ClientOptions::default(), |t| {
+//!     smol::net::TcpStream::connect((t.host, t.port))
+//! })
+//! .await?;
 //! ws.send(Message::text("hello")).await?;
 //! while let Some(message) = ws.next().await {
 //!     println!("{:?}", message?);
@@ -19,7 +23,6 @@
 //! # Ok(()) }
 //! ```
 
-use alloc::string::String;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 use core::time::Duration;
@@ -28,35 +31,28 @@ use std::io;
 use futures_io::{AsyncRead, AsyncWrite};
 use futures_timer::Delay;
 
-use super::asynch::{self, AsyncIo};
+use super::nonblocking::{self, PollIo};
 use super::{AcceptAll, AcceptOptions, Callback, ConnectOptions, Error, Target};
-use crate::Connection;
-use crate::handshake::Response;
+use crate::handshake::{Accept, Request, Response};
+use crate::session::Session;
 
-/// A futures-io stream with its clock epoch, as [`AsyncIo`].
+/// A futures-io stream as [`PollIo`].
 #[derive(Debug)]
 pub struct FuturesIo<S> {
     stream: S,
-    epoch: std::time::Instant,
 }
 
 impl<S> FuturesIo<S> {
-    /// Wraps a stream; its epoch is now.
+    /// Wraps a stream.
     pub fn new(stream: S) -> Self {
-        FuturesIo {
-            stream,
-            epoch: std::time::Instant::now(),
-        }
-    }
-
-    /// The stream.
-    pub fn get_ref(&self) -> &S {
-        &self.stream
+        FuturesIo { stream }
     }
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> AsyncIo for FuturesIo<S> {
+impl<S: AsyncRead + AsyncWrite + Unpin> PollIo for FuturesIo<S> {
+    type Stream = S;
     type Sleep = Delay;
+    type Clock = std::time::Instant;
 
     fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.stream).poll_read(cx, buf)
@@ -74,8 +70,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncIo for FuturesIo<S> {
         Pin::new(&mut self.stream).poll_close(cx)
     }
 
-    fn now(&self) -> crate::Instant {
-        crate::Instant::from_duration(self.epoch.elapsed())
+    fn stream(&self) -> &S {
+        &self.stream
+    }
+
+    fn clock() -> Self::Clock {
+        std::time::Instant::now()
+    }
+
+    fn elapsed(start: Self::Clock) -> Duration {
+        start.elapsed()
     }
 
     fn sleep(after: Duration) -> Delay {
@@ -87,12 +91,31 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncIo for FuturesIo<S> {
     }
 }
 
-/// A WebSocket over a futures-io stream (see [`asynch::WebSocket`] for its methods).
-pub type WebSocket<S> = asynch::WebSocket<FuturesIo<S>>;
+/// A WebSocket over a futures-io stream (see [`nonblocking::WebSocket`] for its methods).
+pub type WebSocket<S> = nonblocking::WebSocket<FuturesIo<S>>;
 /// The receiving half of a [`WebSocket`].
-pub type ReadHalf<S> = asynch::ReadHalf<FuturesIo<S>>;
+pub type ReadHalf<S> = nonblocking::ReadHalf<FuturesIo<S>>;
 /// The sending half of a [`WebSocket`].
-pub type WriteHalf<S> = asynch::WriteHalf<FuturesIo<S>>;
+pub type WriteHalf<S> = nonblocking::WriteHalf<FuturesIo<S>>;
+
+/// Connects: `open(target)` opens the transport for each attempt (the URL and each redirect
+/// followed; TLS for `wss://` is the connector's job), then runs the opening handshake.
+pub async fn connect<S, C, Fut>(
+    url: &str,
+    options: impl Into<ConnectOptions>,
+    mut open: C,
+) -> Result<(WebSocket<S>, Response), Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    C: FnMut(Target) -> Fut,
+    Fut: Future<Output = io::Result<S>>,
+{
+    connect_via(url, options, |target| {
+        let fut = open(target);
+        async move { fut.await.map_err(Error::Io) }
+    })
+    .await
+}
 
 /// Runs the client handshake over a stream you connected (TCP for `ws://`, TLS for
 /// `wss://`). No redirects (a redirect is returned as an error with the response).
@@ -101,10 +124,11 @@ pub async fn connect_with<S: AsyncRead + AsyncWrite + Unpin>(
     url: &str,
     options: impl Into<ConnectOptions>,
 ) -> Result<(WebSocket<S>, Response), Error> {
-    asynch::connect_with(FuturesIo::new(stream), url, options).await
+    nonblocking::connect_with(FuturesIo::new(stream), url, options).await
 }
 
-/// Connects with your connector for each attempt (the URL and each redirect followed).
+/// Connects with your connector for each attempt (the URL and each redirect followed), with
+/// the adapter's error type.
 pub async fn connect_via<S, C, Fut>(
     url: &str,
     options: impl Into<ConnectOptions>,
@@ -115,7 +139,7 @@ where
     C: FnMut(Target) -> Fut,
     Fut: Future<Output = Result<S, Error>>,
 {
-    asynch::connect_via(url, options, |target| {
+    nonblocking::connect_via(url, options, |target| {
         let fut = connect(target);
         async move { fut.await.map(FuturesIo::new) }
     })
@@ -128,40 +152,32 @@ pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(stream: S) -> Result<WebS
     accept_with(stream, AcceptOptions::default(), AcceptAll).await
 }
 
-/// Accepts a WebSocket on a stream, asking `callback` about the request.
+/// Accepts a WebSocket on a stream, asking `callback` about the request (now or later). Set
+/// `TCP_NODELAY` and [`AcceptOptions::peer_addr`] yourself: futures-io streams do not expose
+/// the socket.
 pub async fn accept_with<S: AsyncRead + AsyncWrite + Unpin, C: Callback>(
     stream: S,
     options: impl Into<AcceptOptions>,
     callback: C,
 ) -> Result<WebSocket<S>, Error> {
-    asynch::accept_with(FuturesIo::new(stream), options, callback).await
+    nonblocking::accept_with(FuturesIo::new(stream), options, callback).await
 }
 
-/// Wraps a stream whose handshake was done elsewhere, or a raw connection.
-pub fn from_connection<S: AsyncRead + AsyncWrite + Unpin>(
+/// Runs a session over a stream whose handshake was done elsewhere, or a raw one.
+pub fn from_session<S: AsyncRead + AsyncWrite + Unpin>(
     stream: S,
-    conn: Connection,
-    protocol: Option<String>,
+    session: Session,
 ) -> WebSocket<S> {
-    asynch::WebSocket::from_connection(FuturesIo::new(stream), conn, protocol)
+    nonblocking::WebSocket::from_session(FuturesIo::new(stream), session)
 }
 
-/// Accepts a request that was already read from `stream` and parsed elsewhere
-/// ([`Request::from_parts`](crate::handshake::Request::from_parts); ws `handleUpgrade`): the
-/// 101 response is written first, then the WebSocket runs. An invalid request is an error
-/// (answer it with [`HandshakeError::to_reject`](crate::handshake::HandshakeError::to_reject)).
-/// If another HTTP server writes the 101 itself (hyper/axum), use `from_connection` with
-/// [`handshake::accept_parsed`](crate::handshake::accept_parsed) instead.
+/// Accepts a request that was already read from `stream` and parsed elsewhere (see
+/// [`on_tokio::accept_parsed`](super::on_tokio::accept_parsed)).
 pub fn accept_parsed<S: AsyncRead + AsyncWrite + Unpin>(
     stream: S,
-    request: &crate::handshake::Request,
-    accept: crate::handshake::Accept,
+    request: &Request,
+    accept: Accept,
     config: crate::Config,
 ) -> Result<WebSocket<S>, Error> {
-    let (conn, protocol) = super::upgrade_parsed(request, accept, config)?;
-    Ok(asynch::WebSocket::from_connection(
-        FuturesIo::new(stream),
-        conn,
-        protocol,
-    ))
+    nonblocking::accept_parsed(FuturesIo::new(stream), request, accept, config)
 }

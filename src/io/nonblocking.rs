@@ -1,0 +1,966 @@
+//! The executor for poll-based (non-blocking) runtimes: one implementation of the
+//! [session](crate::session) contract for every async runtime. [`on_tokio`](super::on_tokio)
+//! and [`on_futures`](super::on_futures) only implement [`PollIo`] for their streams and
+//! timers; another runtime can do the same.
+//!
+//! A [`WebSocket`] is a [`Stream`] of received [`Message`]s and a [`Sink`] of messages to send.
+//! [`WebSocket::split`] gives a [`ReadHalf`] and a [`WriteHalf`] that work concurrently from
+//! different tasks. They share the session behind a `std::sync::Mutex` held only for the
+//! synchronous body of one `poll_*` call, never across an `.await`. The transport and the
+//! timer are polled with a waker that wakes both halves, and each half's turn drives the whole
+//! connection: a writer waiting under backpressure still answers pings and runs the timers,
+//! and a reader writes the pongs and close replies it owes.
+
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::sync::Arc;
+use core::future::Future;
+use core::net::SocketAddr;
+use core::ops::Deref;
+use core::pin::Pin;
+use core::task::{Context, Poll, Waker};
+use core::time::Duration;
+use std::io;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::task::Wake;
+
+use futures_core::Stream;
+use futures_sink::Sink;
+
+use super::{AcceptOptions, Callback, ConnectOptions, Error, Message, Target};
+use crate::handshake::{Request, Response};
+use crate::session::{AcceptStep, Accepting, Decision, DialStep, Dialing, Io, Session, Step, Turn};
+use crate::{CloseCode, Instant, SendError, SendOptions, State};
+
+/// What the executor needs from a runtime: poll-based I/O on one stream, a clock, and a
+/// resettable sleep.
+///
+/// Implemented by [`on_tokio::TokioIo`](super::on_tokio::TokioIo) and
+/// [`on_futures::FuturesIo`](super::on_futures::FuturesIo).
+pub trait PollIo: Unpin {
+    /// The stream underneath.
+    type Stream;
+    /// The runtime's sleep future.
+    type Sleep: Future<Output = ()>;
+    /// A point on the runtime's monotonic clock.
+    type Clock: Copy;
+
+    /// Reads into `buf` (0 bytes read: end of stream).
+    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>>;
+    /// Writes from `buf`.
+    fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>>;
+    /// Flushes.
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+    /// Shuts the write side down (TCP FIN, TLS close_notify).
+    fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+    /// The stream.
+    fn stream(&self) -> &Self::Stream;
+    /// Now, on the runtime's clock (tokio's, so paused-time tests work).
+    fn clock() -> Self::Clock;
+    /// Time since `start`.
+    fn elapsed(start: Self::Clock) -> Duration;
+    /// A sleep that completes `after` from now.
+    fn sleep(after: Duration) -> Self::Sleep;
+    /// Re-arms a sleep to complete `after` from now.
+    fn reset(sleep: Pin<&mut Self::Sleep>, after: Duration);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wakers: one per half, and a fan-out waker handed to the transport and the timer.
+
+#[derive(Default)]
+struct Wakers {
+    read: Mutex<Option<Waker>>,
+    write: Mutex<Option<Waker>>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Read,
+    Write,
+}
+
+impl Wakers {
+    fn slot(&self, side: Side) -> &Mutex<Option<Waker>> {
+        match side {
+            Side::Read => &self.read,
+            Side::Write => &self.write,
+        }
+    }
+
+    fn register(&self, side: Side, waker: &Waker) {
+        let mut slot = lock(self.slot(side));
+        match &*slot {
+            Some(w) if w.will_wake(waker) => {}
+            _ => *slot = Some(waker.clone()),
+        }
+    }
+
+    fn wake_side(&self, side: Side) {
+        let waker = lock(self.slot(side)).take();
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+}
+
+impl Wake for Wakers {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.wake_side(Side::Read);
+        self.wake_side(Side::Write);
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The session with its transport and timer: the turn.
+
+/// How a turn ended.
+enum Outcome {
+    Message(Message),
+    Failed(Error),
+    End,
+    /// A send turn reached what it waited for.
+    Goal,
+}
+
+struct SessionIo<T: PollIo> {
+    io: T,
+    session: Session,
+    epoch: T::Clock,
+    timer: Option<Pin<Box<T::Sleep>>>,
+    armed: Option<Instant>,
+    /// The latest deadline the timer reported passed: time never reads earlier than it.
+    fired: Instant,
+    read_half_alive: bool,
+}
+
+impl<T: PollIo> SessionIo<T> {
+    fn now(&self) -> Instant {
+        Instant::from_duration(T::elapsed(self.epoch)).max(self.fired)
+    }
+
+    /// One turn: carries out the session's steps until it delivers, reaches `goal` (send
+    /// turns), or everything is blocked (then the transport or the timer holds the waker).
+    /// Returns whether anything moved, for waking the other half.
+    fn poll_turn(
+        &mut self,
+        cx: &mut Context<'_>,
+        turn: Turn,
+        goal: fn(&Session) -> bool,
+    ) -> (Poll<Outcome>, bool) {
+        self.session.start_turn();
+        let mut moved = false;
+        loop {
+            if turn == Turn::Send && goal(&self.session) {
+                return (Poll::Ready(Outcome::Goal), moved);
+            }
+            let now = self.now();
+            let progress = match self.session.step(now, turn) {
+                Step::Deliver(m) => return (Poll::Ready(Outcome::Message(m)), true),
+                Step::Fail(e) => return (Poll::Ready(Outcome::Failed(e)), true),
+                Step::End => return (Poll::Ready(Outcome::End), true),
+                Step::Write(buf) => match self.io.poll_write(cx, buf) {
+                    Poll::Ready(Ok(0)) => self.broken(io::ErrorKind::WriteZero.into()),
+                    Poll::Ready(Ok(n)) => {
+                        self.session.wrote(n);
+                        true
+                    }
+                    Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => false,
+                    Poll::Ready(Err(e)) => self.broken(e),
+                    Poll::Pending => self.blocked(Io::Write),
+                },
+                Step::Flush => match self.io.poll_flush(cx) {
+                    Poll::Ready(Ok(())) => {
+                        self.session.flushed();
+                        true
+                    }
+                    Poll::Ready(Err(e)) => self.broken(e),
+                    Poll::Pending => self.blocked(Io::Write),
+                },
+                Step::Shutdown => match self.io.poll_shutdown(cx) {
+                    // Best effort: the peer may be gone already; either way it is over.
+                    Poll::Ready(_) => {
+                        self.session.shut_down();
+                        true
+                    }
+                    Poll::Pending => self.blocked(Io::Write),
+                },
+                Step::Read(buf) => match self.io.poll_read(cx, buf) {
+                    Poll::Ready(Ok(n)) => {
+                        let now = self.now();
+                        self.session.received(now, n);
+                        true
+                    }
+                    Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => false,
+                    Poll::Ready(Err(e)) => self.broken(e),
+                    Poll::Pending => self.blocked(Io::Read),
+                },
+                Step::Wait(deadline) => {
+                    if !self.poll_timer(cx, now, deadline) {
+                        return (Poll::Pending, moved);
+                    }
+                    true
+                }
+            };
+            moved |= progress;
+        }
+    }
+
+    /// A direction is not ready: the transport holds the waker. Not progress.
+    fn blocked(&mut self, io: Io) -> bool {
+        self.session.blocked(io);
+        false
+    }
+
+    /// The transport failed (progress: the session ends).
+    fn broken(&mut self, e: io::Error) -> bool {
+        self.session.transport_error(Error::Io(e));
+        true
+    }
+
+    /// Arms the timer for `deadline`; true if it has passed (the next step fires it).
+    fn poll_timer(
+        &mut self,
+        cx: &mut Context<'_>,
+        now: Instant,
+        deadline: Option<Instant>,
+    ) -> bool {
+        let Some(deadline) = deadline else {
+            self.armed = None;
+            return false;
+        };
+        if deadline <= now {
+            return true;
+        }
+        let after = deadline.saturating_duration_since(now);
+        if self.armed != Some(deadline) {
+            match self.timer.as_mut() {
+                Some(t) => T::reset(t.as_mut(), after),
+                None => self.timer = Some(Box::pin(T::sleep(after))),
+            }
+            self.armed = Some(deadline);
+        }
+        let fired = self
+            .timer
+            .as_mut()
+            .is_some_and(|t| t.as_mut().poll(cx).is_ready());
+        if fired {
+            self.armed = None;
+            self.fired = self.fired.max(deadline);
+        }
+        fired
+    }
+}
+
+struct Inner<T: PollIo> {
+    state: Mutex<SessionIo<T>>,
+    wakers: Arc<Wakers>,
+    fanout: Waker,
+    protocol: Option<String>,
+    request: Option<Request>,
+    url: Option<String>,
+    peer_addr: Option<SocketAddr>,
+}
+
+impl<T: PollIo> Inner<T> {
+    fn lock(&self) -> MutexGuard<'_, SessionIo<T>> {
+        lock(&self.state)
+    }
+
+    /// Runs a turn for `side` with its waker registered and the fan-out waker in the context;
+    /// wakes the other half when the connection moved.
+    fn turn(
+        &self,
+        cx: &mut Context<'_>,
+        side: Side,
+        turn: Turn,
+        goal: fn(&Session) -> bool,
+    ) -> Poll<Outcome> {
+        self.wakers.register(side, cx.waker());
+        let mut fanout = Context::from_waker(&self.fanout);
+        let (poll, moved) = self.lock().poll_turn(&mut fanout, turn, goal);
+        if moved {
+            let other = match side {
+                Side::Read => Side::Write,
+                Side::Write => Side::Read,
+            };
+            self.wakers.wake_side(other);
+        }
+        poll
+    }
+
+    /// An application command: runs `f` on the session and wakes both halves.
+    fn command<R>(&self, f: impl FnOnce(&mut Session, Instant) -> R) -> R {
+        let r = {
+            let mut s = self.lock();
+            let now = s.now();
+            f(&mut s.session, now)
+        };
+        Wake::wake_by_ref(&self.wakers);
+        r
+    }
+
+    fn poll_next(&self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
+        match self.turn(cx, Side::Read, Turn::Receive, |_| false) {
+            Poll::Ready(Outcome::Message(m)) => Poll::Ready(Some(Ok(m))),
+            Poll::Ready(Outcome::Failed(e)) => Poll::Ready(Some(Err(e))),
+            Poll::Ready(Outcome::End | Outcome::Goal) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// Waits until a data message can be queued (or it never can).
+    fn poll_ready(&self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let goal = |s: &Session| s.can_send() || s.state() != State::Open || s.is_closed();
+        match self.turn(cx, Side::Write, Turn::Send, goal) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(_) => Poll::Ready(self.lock().session_ready()),
+        }
+    }
+
+    fn start_send(&self, message: &Message, options: SendOptions) -> Result<(), Error> {
+        self.command(|s, now| s.send_with(now, message, options))
+    }
+
+    /// Waits until everything queued is written.
+    fn poll_flush(&self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        match self.turn(cx, Side::Write, Turn::Send, Session::is_flushed) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(_) => {
+                let s = self.lock();
+                if s.session.is_closed() && !s.session.connection().poll_transmit().is_empty() {
+                    return Poll::Ready(Err(Error::Send(SendError::Closed)));
+                }
+                Poll::Ready(Ok(()))
+            }
+        }
+    }
+
+    /// Sends Close(1000) unless closing already, and writes it out.
+    fn poll_close(&self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.command(|s, now| s.close(now, CloseCode::NORMAL, ""))?;
+        match self.poll_flush(cx) {
+            Poll::Ready(Err(_)) => Poll::Ready(Ok(())),
+            other => other,
+        }
+    }
+
+    /// Waits until the closing handshake is over (send turns: messages stay for the reader).
+    fn poll_closed(&self, cx: &mut Context<'_>) -> Poll<()> {
+        match self.turn(cx, Side::Write, Turn::Send, Session::is_closed) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(_) => Poll::Ready(()),
+        }
+    }
+}
+
+impl<T: PollIo> SessionIo<T> {
+    fn session_ready(&self) -> Result<(), Error> {
+        if self.session.can_send() {
+            Ok(())
+        } else {
+            Err(Error::Send(SendError::Closed))
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Public types.
+
+/// A WebSocket over a poll-based stream: a [`Stream`] of received messages and a [`Sink`] of
+/// messages to send. See the [module docs](self) and [`crate::session`] for what it runs.
+///
+/// The stream yields every message (pings and pongs included; with auto-pong on, the pong is
+/// already queued), then the peer's [`Message::Close`], then ends once the transport is closed.
+/// A failed connection yields one error (after our Close frame went out) and then ends.
+///
+/// What to keep polling: the connection moves while any of its halves is polled. Read it
+/// (`next`/`recv`) to receive; a task that only sends still answers pings and runs the timers
+/// while it waits in `send`, but between sends nothing runs unless someone reads, so a
+/// send-only application should keep a task reading (and dropping) messages, or drop the
+/// [`ReadHalf`] (then sends alone keep the connection moving and incoming data is discarded).
+pub struct WebSocket<T: PollIo> {
+    inner: Arc<Inner<T>>,
+}
+
+/// The receiving half of a [`WebSocket`]: a [`Stream`] of messages. Its polls also write the
+/// pongs and close replies the connection owes and run the timers. Dropping it discards
+/// incoming data from then on.
+pub struct ReadHalf<T: PollIo> {
+    inner: Arc<Inner<T>>,
+}
+
+/// The sending half of a [`WebSocket`]: a [`Sink`] of messages.
+pub struct WriteHalf<T: PollIo> {
+    inner: Arc<Inner<T>>,
+}
+
+/// A locked view of the stream under a [`WebSocket`] (see [`WebSocket::get_ref`]). Holding it
+/// blocks the connection's other tasks: drop it soon.
+pub struct StreamRef<'a, T: PollIo> {
+    guard: MutexGuard<'a, SessionIo<T>>,
+}
+
+impl<T: PollIo> Deref for StreamRef<'_, T> {
+    type Target = T::Stream;
+    fn deref(&self) -> &T::Stream {
+        self.guard.io.stream()
+    }
+}
+
+impl<T: PollIo> core::fmt::Debug for WebSocket<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("WebSocket")
+            .field("protocol", &self.inner.protocol)
+            .field("peer_addr", &self.inner.peer_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: PollIo> core::fmt::Debug for ReadHalf<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ReadHalf").finish_non_exhaustive()
+    }
+}
+
+impl<T: PollIo> core::fmt::Debug for WriteHalf<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("WriteHalf").finish_non_exhaustive()
+    }
+}
+
+/// Where a WebSocket came from, for its getters.
+#[derive(Debug, Default)]
+pub(crate) struct Origin {
+    pub(crate) request: Option<Request>,
+    pub(crate) url: Option<String>,
+    pub(crate) peer_addr: Option<SocketAddr>,
+}
+
+impl<T: PollIo> WebSocket<T> {
+    /// Runs a session over a stream (after a handshake done elsewhere: hyper/axum upgrades
+    /// with [`session::accept_parsed`](crate::session::accept_parsed), or a raw
+    /// [`Session::new`]). Whatever the session already queued (e.g. a 101 response) is
+    /// written first.
+    pub fn from_session(io: T, session: Session) -> Self {
+        Self::with_origin(io, session, T::clock(), Origin::default())
+    }
+
+    pub(crate) fn with_origin(io: T, session: Session, epoch: T::Clock, origin: Origin) -> Self {
+        let wakers = Arc::new(Wakers::default());
+        let fanout = Waker::from(wakers.clone());
+        let protocol = session.protocol().map(String::from);
+        let state = SessionIo {
+            io,
+            session,
+            epoch,
+            timer: None,
+            armed: None,
+            fired: Instant::ZERO,
+            read_half_alive: true,
+        };
+        WebSocket {
+            inner: Arc::new(Inner {
+                state: Mutex::new(state),
+                wakers,
+                fanout,
+                protocol,
+                request: origin.request,
+                url: origin.url,
+                peer_addr: origin.peer_addr,
+            }),
+        }
+    }
+
+    pub(crate) fn with_peer_addr(mut self, addr: Option<SocketAddr>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.peer_addr = addr;
+        }
+        self
+    }
+
+    /// The negotiated subprotocol (never re-typed by the user: it comes from the handshake).
+    pub fn protocol(&self) -> Option<&str> {
+        self.inner.protocol.as_deref()
+    }
+
+    /// The agreed permessage-deflate parameters, if it was negotiated.
+    pub fn deflate(&self) -> Option<crate::deflate::Agreed> {
+        self.inner.lock().session.deflate()
+    }
+
+    /// The names of the negotiated extensions.
+    pub fn extensions(&self) -> alloc::vec::Vec<String> {
+        self.inner
+            .lock()
+            .session
+            .extensions()
+            .map(String::from)
+            .collect()
+    }
+
+    /// Server: the upgrade request this connection answered (ws `upgradeReq`).
+    pub fn request(&self) -> Option<&Request> {
+        self.inner.request.as_ref()
+    }
+
+    /// Client: the URL connected to (after redirects).
+    pub fn url(&self) -> Option<&str> {
+        self.inner.url.as_deref()
+    }
+
+    /// The peer's address, when the adapter knew it (TCP `connect`, or
+    /// [`AcceptOptions::peer_addr`]).
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        self.inner.peer_addr
+    }
+
+    /// The stream underneath, locked (see [`StreamRef`]): `ws.get_ref().local_addr()`.
+    pub fn get_ref(&self) -> StreamRef<'_, T> {
+        StreamRef {
+            guard: self.inner.lock(),
+        }
+    }
+
+    /// Where the closing handshake stands.
+    pub fn state(&self) -> State {
+        self.inner.lock().session.state()
+    }
+
+    /// Bytes queued and not yet written (ws `bufferedAmount`).
+    pub fn buffered_amount(&self) -> usize {
+        self.inner.lock().session.buffered_amount()
+    }
+
+    /// Bytes read from the transport since the handshake.
+    pub fn bytes_received(&self) -> u64 {
+        self.inner.lock().session.bytes_received()
+    }
+
+    /// Bytes written to the transport since the handshake.
+    pub fn bytes_sent(&self) -> u64 {
+        self.inner.lock().session.bytes_sent()
+    }
+
+    /// Stops reading (ws `pause()`): no messages are delivered and the peer meets TCP
+    /// backpressure until [`resume`](WebSocket::resume).
+    pub fn pause(&self) {
+        self.inner.command(|s, _| s.pause());
+    }
+
+    /// Reads again (ws `resume()`).
+    pub fn resume(&self) {
+        self.inner.command(|s, _| s.resume());
+    }
+
+    /// Ends the connection now (ws `terminate`, WebSocket-Node `drop`): Close(code, reason)
+    /// unless `skip_close_frame`, then the transport is closed; no closing handshake is waited
+    /// for. Not an error: the stream just ends.
+    pub fn terminate(&self, code: CloseCode, reason: &str, skip_close_frame: bool) {
+        self.inner
+            .command(|s, _| s.terminate(code, reason, skip_close_frame));
+    }
+
+    /// The next message; `None` once the connection is closed and the transport shut down.
+    pub async fn recv(&mut self) -> Option<Result<Message, Error>> {
+        core::future::poll_fn(|cx| self.inner.poll_next(cx)).await
+    }
+
+    /// Sends a message: waits while the send queue is over its cap, queues it, writes it out.
+    pub async fn send(&mut self, message: Message) -> Result<(), Error> {
+        send(&self.inner, message, SendOptions::new()).await
+    }
+
+    /// [`send`](WebSocket::send) with options (compress this message or not). Fragments are
+    /// sent as [`Message::Fragment`].
+    pub async fn send_with(&mut self, message: Message, options: SendOptions) -> Result<(), Error> {
+        send(&self.inner, message, options).await
+    }
+
+    /// Closes: sends Close(code, reason), then keeps reading (discarding data) until the
+    /// peer's Close arrives and the transport is closed, or the close timeout runs out
+    /// ([`Config::close_timeout`](crate::Config::close_timeout)): it never hangs. `Ok` after a
+    /// clean closing handshake. If the closing handshake had already started, only waits.
+    pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        self.inner.command(|s, now| s.close(now, code, reason))?;
+        let mut result = Ok(());
+        while let Some(item) = self.recv().await {
+            if let Err(e) = item {
+                if result.is_ok() {
+                    result = Err(e);
+                }
+            }
+        }
+        result
+    }
+
+    /// Splits into halves that can be used from different tasks at the same time.
+    pub fn split(self) -> (ReadHalf<T>, WriteHalf<T>) {
+        let inner = self.inner;
+        (
+            ReadHalf {
+                inner: inner.clone(),
+            },
+            WriteHalf { inner },
+        )
+    }
+
+    /// Joins two halves of the same WebSocket again; gives them back if they do not match.
+    pub fn reunite(
+        read: ReadHalf<T>,
+        write: WriteHalf<T>,
+    ) -> Result<Self, (ReadHalf<T>, WriteHalf<T>)> {
+        if !Arc::ptr_eq(&read.inner, &write.inner) {
+            return Err((read, write));
+        }
+        let inner = read.inner.clone();
+        drop(read);
+        drop(write);
+        {
+            let mut s = inner.lock();
+            s.read_half_alive = true;
+            s.session.receiver_back();
+        }
+        Ok(WebSocket { inner })
+    }
+}
+
+async fn send<T: PollIo>(
+    inner: &Inner<T>,
+    message: Message,
+    options: SendOptions,
+) -> Result<(), Error> {
+    core::future::poll_fn(|cx| inner.poll_ready(cx)).await?;
+    inner.start_send(&message, options)?;
+    core::future::poll_fn(|cx| inner.poll_flush(cx)).await
+}
+
+impl<T: PollIo> ReadHalf<T> {
+    /// The next message; `None` once the connection is closed and the transport shut down.
+    pub async fn recv(&mut self) -> Option<Result<Message, Error>> {
+        core::future::poll_fn(|cx| self.inner.poll_next(cx)).await
+    }
+
+    /// The negotiated subprotocol.
+    pub fn protocol(&self) -> Option<&str> {
+        self.inner.protocol.as_deref()
+    }
+
+    /// Stops reading (see [`WebSocket::pause`]).
+    pub fn pause(&self) {
+        self.inner.command(|s, _| s.pause());
+    }
+
+    /// Reads again.
+    pub fn resume(&self) {
+        self.inner.command(|s, _| s.resume());
+    }
+}
+
+impl<T: PollIo> Drop for ReadHalf<T> {
+    fn drop(&mut self) {
+        self.inner.command(|s, _| s.receiver_gone());
+        self.inner.lock().read_half_alive = false;
+    }
+}
+
+impl<T: PollIo> WriteHalf<T> {
+    /// Sends a message: waits while the send queue is over its cap, queues it, writes it out.
+    /// While it waits, the connection keeps answering pings and running its timers.
+    pub async fn send(&mut self, message: Message) -> Result<(), Error> {
+        send(&self.inner, message, SendOptions::new()).await
+    }
+
+    /// [`send`](WriteHalf::send) with options.
+    pub async fn send_with(&mut self, message: Message, options: SendOptions) -> Result<(), Error> {
+        send(&self.inner, message, options).await
+    }
+
+    /// Sends Close(code, reason) and waits until the closing handshake is over (the
+    /// [`ReadHalf`], if it still exists, receives the peer's Close and then ends). Bounded by
+    /// the close timeout.
+    pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        self.inner.command(|s, now| s.close(now, code, reason))?;
+        core::future::poll_fn(|cx| self.inner.poll_closed(cx)).await;
+        Ok(())
+    }
+
+    /// Ends the connection now (see [`WebSocket::terminate`]).
+    pub fn terminate(&self, code: CloseCode, reason: &str, skip_close_frame: bool) {
+        self.inner
+            .command(|s, _| s.terminate(code, reason, skip_close_frame));
+    }
+
+    /// Bytes queued and not yet written.
+    pub fn buffered_amount(&self) -> usize {
+        self.inner.lock().session.buffered_amount()
+    }
+}
+
+impl<T: PollIo> Stream for WebSocket<T> {
+    type Item = Result<Message, Error>;
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.inner.poll_next(cx)
+    }
+}
+
+impl<T: PollIo> Stream for ReadHalf<T> {
+    type Item = Result<Message, Error>;
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.inner.poll_next(cx)
+    }
+}
+
+macro_rules! impl_sink {
+    ($ty:ident) => {
+        impl<T: PollIo> Sink<Message> for $ty<T> {
+            type Error = Error;
+            fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+                self.inner.poll_ready(cx)
+            }
+            fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), Error> {
+                self.inner.start_send(&item, SendOptions::new())
+            }
+            fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+                self.inner.poll_flush(cx)
+            }
+            /// Sends Close(1000) if the closing handshake has not started, and writes it out.
+            /// The rest of the handshake happens as the stream is read; use `close` to wait
+            /// for it.
+            fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+                self.inner.poll_close(cx)
+            }
+        }
+    };
+}
+
+impl_sink!(WebSocket);
+impl_sink!(WriteHalf);
+
+// ---------------------------------------------------------------------------------------------
+// The opening handshakes over any PollIo.
+
+/// Runs `fut` unless `deadline` passes first (`None`: the deadline passed).
+async fn until<T: PollIo, F: Future>(
+    epoch: T::Clock,
+    deadline: Option<Instant>,
+    fut: F,
+) -> Option<F::Output> {
+    let mut fut = core::pin::pin!(fut);
+    let Some(deadline) = deadline else {
+        return Some(fut.await);
+    };
+    let now = Instant::from_duration(T::elapsed(epoch));
+    let mut sleep = core::pin::pin!(T::sleep(deadline.saturating_duration_since(now)));
+    core::future::poll_fn(|cx| {
+        if let Poll::Ready(r) = fut.as_mut().poll(cx) {
+            return Poll::Ready(Some(r));
+        }
+        match sleep.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    })
+    .await
+}
+
+async fn write_some<T: PollIo>(io: &mut T, buf: &[u8]) -> io::Result<usize> {
+    loop {
+        match core::future::poll_fn(|cx| io.poll_write(cx, buf)).await {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
+async fn read_some<T: PollIo>(io: &mut T, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match core::future::poll_fn(|cx| io.poll_read(cx, buf)).await {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
+/// The clock at `epoch`, as the session's time.
+fn since<T: PollIo>(epoch: T::Clock) -> Instant {
+    Instant::from_duration(T::elapsed(epoch))
+}
+
+/// Server: carries out an [`Accepting`] over `io`.
+pub async fn accept_with<T: PollIo, C: Callback>(
+    mut io: T,
+    options: impl Into<AcceptOptions>,
+    callback: C,
+) -> Result<WebSocket<T>, Error> {
+    let options = options.into();
+    let peer_addr = options.get_peer_addr();
+    let epoch = T::clock();
+    let mut accepting = Accepting::new(since::<T>(epoch), options);
+    let mut callback = Some(callback);
+    loop {
+        let deadline = accepting.deadline();
+        match accepting.step(since::<T>(epoch)) {
+            AcceptStep::Read(buf) => {
+                if let Some(n) = until::<T, _>(epoch, deadline, read_some(&mut io, buf)).await {
+                    accepting.received(since::<T>(epoch), n?);
+                }
+            }
+            AcceptStep::Decide(request) => {
+                let decision = match callback.take() {
+                    Some(callback) => callback.on_request(request),
+                    None => Decision::Now(Err(crate::handshake::Reject::new(500))),
+                };
+                let decided = match decision {
+                    Decision::Now(result) => Some(result),
+                    Decision::Later(fut) => until::<T, _>(epoch, deadline, fut).await,
+                };
+                if let Some(result) = decided {
+                    accepting.decide(since::<T>(epoch), result);
+                }
+            }
+            AcceptStep::Write(buf) => {
+                if let Some(n) = until::<T, _>(epoch, deadline, write_some(&mut io, buf)).await {
+                    accepting.wrote(n?);
+                }
+            }
+            AcceptStep::Flush => {
+                let flush = core::future::poll_fn(|cx| io.poll_flush(cx));
+                if let Some(r) = until::<T, _>(epoch, deadline, flush).await {
+                    r?;
+                    accepting.flushed();
+                }
+            }
+            AcceptStep::Shutdown => {
+                let shutdown = core::future::poll_fn(|cx| io.poll_shutdown(cx));
+                let _ = until::<T, _>(epoch, deadline, shutdown).await;
+                accepting.shut_down();
+            }
+            AcceptStep::Accepted => break,
+            AcceptStep::Failed(e) => return Err(e),
+        }
+    }
+    let (session, request) = accepting.into_session()?;
+    let origin = Origin {
+        request: Some(request),
+        url: None,
+        peer_addr,
+    };
+    Ok(WebSocket::with_origin(io, session, epoch, origin))
+}
+
+/// Client: carries out a [`Dialing`], opening each transport with `connect` (the first URL
+/// and every redirect followed).
+pub async fn connect_via<T, C, Fut>(
+    url: &str,
+    options: impl Into<ConnectOptions>,
+    mut connect: C,
+) -> Result<(WebSocket<T>, Response), Error>
+where
+    T: PollIo,
+    C: FnMut(Target) -> Fut,
+    Fut: Future<Output = Result<T, Error>>,
+{
+    let epoch = T::clock();
+    let dialing = Dialing::new(url, options)?;
+    dial(epoch, dialing, None, &mut connect).await
+}
+
+/// Client over a transport that is already open (TLS included): one attempt, no redirects.
+pub async fn connect_with<T: PollIo>(
+    io: T,
+    url: &str,
+    options: impl Into<ConnectOptions>,
+) -> Result<(WebSocket<T>, Response), Error> {
+    let epoch = T::clock();
+    let dialing = Dialing::over_transport(since::<T>(epoch), url, options)?;
+    let mut no_connect =
+        |_: Target| async { Err::<T, Error>(Error::Misuse(crate::session::Misuse::HandshakeOver)) };
+    dial(epoch, dialing, Some(io), &mut no_connect).await
+}
+
+async fn dial<T, C, Fut>(
+    epoch: T::Clock,
+    mut dialing: Dialing,
+    mut io: Option<T>,
+    connect: &mut C,
+) -> Result<(WebSocket<T>, Response), Error>
+where
+    T: PollIo,
+    C: FnMut(Target) -> Fut,
+    Fut: Future<Output = Result<T, Error>>,
+{
+    loop {
+        let deadline = dialing.deadline();
+        let step = dialing.step(since::<T>(epoch));
+        if let DialStep::Connect(target) = step {
+            io = None;
+            let opened = until::<T, _>(epoch, deadline, connect(target.clone())).await;
+            if let Some(opened) = opened {
+                io = Some(opened?);
+                dialing.connected(since::<T>(epoch));
+            }
+            continue;
+        }
+        let Some(stream) = io.as_mut() else {
+            return Err(Error::Misuse(crate::session::Misuse::HandshakeOver));
+        };
+        match step {
+            DialStep::Write(buf) => {
+                if let Some(n) = until::<T, _>(epoch, deadline, write_some(stream, buf)).await {
+                    dialing.wrote(n?);
+                }
+            }
+            DialStep::Flush => {
+                let flush = core::future::poll_fn(|cx| stream.poll_flush(cx));
+                if let Some(r) = until::<T, _>(epoch, deadline, flush).await {
+                    r?;
+                    dialing.flushed();
+                }
+            }
+            DialStep::Read(buf) => {
+                if let Some(n) = until::<T, _>(epoch, deadline, read_some(stream, buf)).await {
+                    dialing.received(since::<T>(epoch), n?);
+                }
+            }
+            DialStep::Connected => break,
+            DialStep::Failed(e) => return Err(e),
+            DialStep::Connect(_) => {}
+        }
+    }
+    let url = String::from(dialing.url());
+    let (session, response) = dialing.into_session(since::<T>(epoch))?;
+    let io = io.ok_or(Error::Misuse(crate::session::Misuse::HandshakeOver))?;
+    let origin = Origin {
+        request: None,
+        url: Some(url),
+        peer_addr: None,
+    };
+    Ok((WebSocket::with_origin(io, session, epoch, origin), response))
+}
+
+/// Server, for a request already read and parsed elsewhere (ws `handleUpgrade`): the 101 is
+/// written first, then the WebSocket runs.
+pub fn accept_parsed<T: PollIo>(
+    io: T,
+    request: &Request,
+    accept: crate::handshake::Accept,
+    config: crate::Config,
+) -> Result<WebSocket<T>, Error> {
+    let session = crate::session::accept_parsed(request, accept, config)?;
+    let origin = Origin {
+        request: Some(request.clone()),
+        url: None,
+        peer_addr: request.peer_addr(),
+    };
+    Ok(WebSocket::with_origin(io, session, T::clock(), origin))
+}

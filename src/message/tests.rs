@@ -1,0 +1,116 @@
+use super::*;
+use crate::CloseFrame as Borrowed;
+use alloc::{format, vec};
+
+#[test]
+fn events_become_messages() {
+    let mut r = MessageReader::new();
+    assert_eq!(
+        r.convert(Event::Text {
+            data: "hé",
+            fin: true
+        }),
+        Message::text("hé")
+    );
+    assert_eq!(
+        r.convert(Event::Binary {
+            data: &[1, 2],
+            fin: true
+        }),
+        Message::binary(vec![1, 2])
+    );
+    assert_eq!(r.convert(Event::Ping(b"p")), Message::ping(&b"p"[..]));
+    assert_eq!(r.convert(Event::Pong(b"")), Message::pong(Bytes::new()));
+    assert_eq!(
+        r.convert(Event::Close(Borrowed {
+            code: CloseCode::NO_STATUS,
+            reason: ""
+        })),
+        Message::Close(None)
+    );
+    assert_eq!(
+        r.convert(Event::Close(Borrowed {
+            code: CloseCode::from(4001),
+            reason: "x"
+        })),
+        Message::close(CloseCode::from(4001), "x")
+    );
+}
+
+#[test]
+fn streamed_pieces_become_fragments() {
+    let mut r = MessageReader::new();
+    let frag = |kind, data: &[u8], fin| {
+        Message::Fragment(Fragment {
+            kind,
+            data: Bytes::copy_from_slice(data),
+            fin,
+        })
+    };
+    assert_eq!(
+        r.convert(Event::Text {
+            data: "ab",
+            fin: false
+        }),
+        frag(MessageKind::Text, b"ab", false)
+    );
+    // A control frame in the middle does not end the message.
+    assert_eq!(r.convert(Event::Ping(b"")), Message::ping(Bytes::new()));
+    assert_eq!(
+        r.convert(Event::Text {
+            data: "",
+            fin: true
+        }),
+        frag(MessageKind::Text, b"", true)
+    );
+    // The next single-piece message is whole again.
+    assert_eq!(
+        r.convert(Event::Binary {
+            data: &[7],
+            fin: true
+        }),
+        Message::binary(vec![7])
+    );
+}
+
+#[test]
+fn accessors_and_sharing() {
+    let m = Message::from(&b"abc"[..]);
+    assert!(m.is_binary() && m.is_data() && !m.is_text());
+    assert_eq!(m.len(), 3);
+    assert_eq!(m.as_text(), None);
+    assert_eq!(m.clone().into_data(), Bytes::from_static(b"abc"));
+    let t = Message::text(alloc::string::String::from("héllo"));
+    let shared = t.clone().into_text().unwrap();
+    // The clone shares the text; into_bytes shares it too.
+    if let Message::Text(orig) = &t {
+        assert_eq!(orig.as_ptr(), shared.as_ptr());
+        assert_eq!(shared.clone().into_bytes().as_ptr(), orig.as_ptr());
+    }
+    let c = Message::close(CloseCode::NORMAL, "bye");
+    assert_eq!(c.len(), 5);
+    assert_eq!(c.as_text(), Some("bye"));
+    assert!(Message::Close(None).is_empty());
+    assert_eq!(
+        format!("{}", CloseFrame::new(CloseCode::NORMAL, "")),
+        "1000"
+    );
+    assert_eq!(
+        format!("{}", CloseFrame::new(CloseCode::NORMAL, "x")),
+        "1000 (x)"
+    );
+    assert_eq!(Utf8Bytes::try_from(vec![0xc3]), Err(NotUtf8));
+    assert_eq!(
+        Utf8Bytes::try_from(Bytes::from_static("é".as_bytes())).unwrap(),
+        "é"
+    );
+}
+
+#[test]
+fn close_none_sends_no_status() {
+    let mut conn = Connection::new(crate::Role::Server, crate::Config::new());
+    Message::Close(None)
+        .queue(&mut conn, Instant::ZERO)
+        .unwrap();
+    assert_eq!(conn.poll_transmit(), &[0x88, 0x00]);
+}

@@ -1,0 +1,589 @@
+//! The session: one WebSocket connection as an application uses it, with no I/O and no runtime
+//! (no_std + alloc).
+//!
+//! A [`Session`] owns a [`Connection`] and everything an adapter has to remember around it:
+//! owned-message assembly, the error held until our Close frame is out, the shutdown of the
+//! transport, the closing wait, read gating (backpressure, `pause`, a message no one has taken
+//! yet), the deadlines and the byte counters. It never reads, writes or sleeps: it tells its
+//! *executor* what to do next, one [`Step`] at a time. [`Dialing`] (client: URL → handshake →
+//! redirects → deadline) and [`Accepting`] (server: request → the application's decision,
+//! which may take time → 101 or rejection → deadline) are the opening handshakes in the same
+//! style. The blocking, tokio and futures-io adapters in [`crate::io`] are such executors.
+//!
+//! # The executor contract
+//!
+//! An executor owns the transport and a clock. It repeats:
+//!
+//! 1. Call [`Session::step`] with the current time and who is asking ([`Turn`]).
+//! 2. Carry out the step and report how it went:
+//!
+//! | step | do | then report |
+//! |---|---|---|
+//! | [`Step::Deliver`] | hand the message to the application | nothing |
+//! | [`Step::Fail`] | hand the error to the application (once) | nothing |
+//! | [`Step::Write`] | write (a prefix of) the bytes | [`wrote(n)`](Session::wrote), or [`blocked(Io::Write)`](Session::blocked) |
+//! | [`Step::Flush`] | flush the transport | [`flushed`](Session::flushed), or `blocked(Io::Write)` |
+//! | [`Step::Shutdown`] | shut the write side down (FIN, TLS close_notify) | [`shut_down`](Session::shut_down), or `blocked(Io::Write)` |
+//! | [`Step::Read`] | read into the buffer | [`received(now, n)`](Session::received) (0 = end of stream), or `blocked(Io::Read)` |
+//! | [`Step::Wait`] | wait until the transport is ready for what was blocked, the deadline passes, or the application acts | call [`start_turn`](Session::start_turn), then step again |
+//! | [`Step::End`] | end the message stream | nothing; every later step is `End` too |
+//!
+//! A transport error at any point is reported with [`transport_error`](Session::transport_error).
+//! A non-blocking executor calls [`start_turn`](Session::start_turn) each time it is woken:
+//! `blocked` marks a direction as not ready *for this turn*, so the session moves on to the
+//! other direction and the timers instead of asking again. A blocking executor never reports
+//! `blocked`; it reads with a timeout at the [`Step::Wait`]/[`Session::deadline`] instant.
+//!
+//! The session guarantees liveness: it only answers [`Step::Wait`] when everything it could do
+//! is blocked on the transport, on the deadline it names, or on the application (a message
+//! not taken yet, paused reading). After any progress (bytes written, bytes read, a timer) the
+//! next `step` looks at everything again, so a connection that stalled under backpressure
+//! resumes as soon as the transport takes bytes: pongs owed, input parsed, messages
+//! delivered.
+//!
+//! ```
+//! use wsproto::session::{Session, Step, Turn};
+//! use wsproto::{Config, Connection, Instant, Role};
+//! use wsproto::message::Message;
+//!
+//! // A server session whose peer sent a masked "Hello" (RFC 6455 §5.7).
+//! let mut session = Session::new(Connection::new(Role::Server, Config::new()));
+//! let mut wire = vec![0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58];
+//! let now = Instant::ZERO;
+//! let message = loop {
+//!     match session.step(now, Turn::Receive) {
+//!         Step::Read(buf) => {
+//!             let n = wire.len().min(buf.len());
+//!             buf[..n].copy_from_slice(&wire[..n]);
+//!             wire.drain(..n);
+//!             session.received(now, n);
+//!         }
+//!         Step::Deliver(m) => break m,
+//!         other => panic!("{other:?}"),
+//!     }
+//! };
+//! assert_eq!(message, Message::text("Hello"));
+//! ```
+
+use alloc::collections::VecDeque;
+use alloc::string::String;
+use core::fmt;
+
+use crate::message::{Message, MessageReader};
+use crate::{CloseCode, Connection, Instant, Role, SendError, SendOptions, State};
+
+mod accept;
+mod dial;
+mod error;
+
+pub use accept::{
+    AcceptAll, AcceptOptions, AcceptStep, Accepting, Callback, Decision, accept_parsed,
+};
+pub use dial::{ConnectOptions, DialStep, Dialing, Target};
+pub use error::{Error, Misuse};
+
+/// Smallest and largest read a session asks for. An idle connection starts with the smallest,
+/// so it holds no large read buffer; each read that fills the buffer doubles the next one.
+const READ_MIN: usize = 1024;
+const READ_MAX: usize = 32 * 1024;
+/// Control messages (pings, pongs) held for a receiver that is not polling; past this, the
+/// oldest is dropped (its pong was already sent), so a send-only application still answers
+/// pings and its memory stays bounded.
+const MAX_HELD_CONTROL: usize = 16;
+
+/// Who runs a step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Turn {
+    /// The receiver (a `recv`, `Stream::poll_next`): messages and errors are delivered.
+    Receive,
+    /// A sender or `close` waiting on the transport: the connection is driven (pongs, timers,
+    /// input), but messages and errors are held for the receiver.
+    Send,
+}
+
+/// A transport direction that is not ready.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Io {
+    /// Reading would block.
+    Read,
+    /// Writing, flushing or shutting down would block.
+    Write,
+}
+
+/// What the executor does next (see the [module docs](self) for the contract).
+#[must_use]
+pub enum Step<'a> {
+    /// A message for the application.
+    Deliver(Message),
+    /// The connection failed; our Close frame (if any) is out. Reported once.
+    Fail(Error),
+    /// Write these bytes, then [`Session::wrote`].
+    Write(&'a [u8]),
+    /// Flush the transport, then [`Session::flushed`].
+    Flush,
+    /// Shut the transport's write side down, then [`Session::shut_down`].
+    Shutdown,
+    /// Read into this buffer, then [`Session::received`].
+    Read(&'a mut [u8]),
+    /// Nothing to do until the blocked directions are ready, this instant (if any) passes, or
+    /// the application acts.
+    Wait(Option<Instant>),
+    /// The stream of messages is over and the transport closed.
+    End,
+}
+
+impl fmt::Debug for Step<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Step::Deliver(m) => f.debug_tuple("Deliver").field(m).finish(),
+            Step::Fail(e) => f.debug_tuple("Fail").field(e).finish(),
+            Step::Write(b) => write!(f, "Write({} bytes)", b.len()),
+            Step::Flush => f.write_str("Flush"),
+            Step::Shutdown => f.write_str("Shutdown"),
+            Step::Read(b) => write!(f, "Read({} bytes)", b.len()),
+            Step::Wait(d) => f.debug_tuple("Wait").field(d).finish(),
+            Step::End => f.write_str("End"),
+        }
+    }
+}
+
+/// One WebSocket connection with everything an executor needs around it (see the
+/// [module docs](self)).
+///
+/// Its methods come in the four groups of [`Connection`]: getters
+/// ([`state`](Session::state), [`protocol`](Session::protocol),
+/// [`bytes_received`](Session::bytes_received), …), input from the executor
+/// ([`received`](Session::received), [`wrote`](Session::wrote), …), application commands
+/// ([`send`](Session::send), [`close`](Session::close), [`terminate`](Session::terminate),
+/// [`pause`](Session::pause), …), and the output, [`step`](Session::step).
+pub struct Session {
+    conn: Connection,
+    reader: MessageReader,
+    protocol: Option<String>,
+    /// Messages read while no receiver was polling (at most one data message).
+    held: VecDeque<Message>,
+    /// A failure held until our Close frame is out, then delivered once.
+    failure: Option<Error>,
+    /// Directions not ready in this turn.
+    read_blocked: bool,
+    write_blocked: bool,
+    needs_flush: bool,
+    /// The peer's side of the stream ended.
+    eof: bool,
+    /// Our write side is shut down.
+    shut_down: bool,
+    /// The transport failed: no more I/O.
+    broken: bool,
+    /// The message stream ended (`End` was returned).
+    ended: bool,
+    paused: bool,
+    receiver_gone: bool,
+    /// The application ended the connection on purpose (not an error).
+    terminated: bool,
+    read_size: usize,
+    bytes_received: u64,
+    bytes_sent: u64,
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("role", &self.conn.role())
+            .field("state", &self.conn.state())
+            .field("protocol", &self.protocol)
+            .field("held", &self.held.len())
+            .field("eof", &self.eof)
+            .field("ended", &self.ended)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    /// A session over a connection whose opening handshake is done (whatever it already
+    /// queued, e.g. a 101 response, is written first).
+    pub fn new(conn: Connection) -> Self {
+        Session {
+            conn,
+            reader: MessageReader::new(),
+            protocol: None,
+            held: VecDeque::new(),
+            failure: None,
+            read_blocked: false,
+            write_blocked: false,
+            needs_flush: false,
+            eof: false,
+            shut_down: false,
+            broken: false,
+            ended: false,
+            paused: false,
+            receiver_gone: false,
+            terminated: false,
+            read_size: READ_MIN,
+            bytes_received: 0,
+            bytes_sent: 0,
+        }
+    }
+
+    /// The same, recording the subprotocol the handshake selected.
+    pub fn with_protocol(conn: Connection, protocol: Option<String>) -> Self {
+        let mut session = Session::new(conn);
+        session.protocol = protocol;
+        session
+    }
+
+    // ---- (A) getters ----
+
+    /// Our role.
+    pub fn role(&self) -> Role {
+        self.conn.role()
+    }
+
+    /// Where the closing handshake stands.
+    pub fn state(&self) -> State {
+        self.conn.state()
+    }
+
+    /// The subprotocol the opening handshake selected.
+    pub fn protocol(&self) -> Option<&str> {
+        self.protocol.as_deref()
+    }
+
+    /// The names of the negotiated extensions, in negotiation order.
+    pub fn extensions(&self) -> impl Iterator<Item = &str> {
+        self.conn.extensions().iter().map(|e| e.name())
+    }
+
+    /// The agreed permessage-deflate parameters (window bits, context takeover), if it was
+    /// negotiated.
+    pub fn deflate(&self) -> Option<crate::deflate::Agreed> {
+        self.conn
+            .extensions()
+            .iter()
+            .find_map(|e| e.permessage_deflate())
+    }
+
+    /// Bytes queued for the peer and not yet written (ws `bufferedAmount`).
+    pub fn buffered_amount(&self) -> usize {
+        self.conn.buffered_amount()
+    }
+
+    /// Bytes read from the transport so far (handshake excluded).
+    pub fn bytes_received(&self) -> u64 {
+        self.bytes_received
+    }
+
+    /// Bytes written to the transport by this session so far (a 101 response it was given
+    /// to write counts; the handshake's own bytes do not).
+    pub fn bytes_sent(&self) -> u64 {
+        self.bytes_sent
+    }
+
+    /// Whether a data message would be accepted now (open, and the send queue under its cap).
+    pub fn can_send(&self) -> bool {
+        !self.broken
+            && self.conn.state() == State::Open
+            && self.conn.buffered_amount() < self.conn.config().get_max_send_queue()
+    }
+
+    /// Whether everything queued is written and flushed.
+    pub fn is_flushed(&self) -> bool {
+        self.broken || (self.conn.poll_transmit().is_empty() && !self.needs_flush)
+    }
+
+    /// Whether the connection is over: the transport is shut down or broken, or the stream
+    /// ended.
+    pub fn is_closed(&self) -> bool {
+        self.ended || self.broken || self.shut_down || (self.eof && self.is_flushed())
+    }
+
+    /// Whether a message or an error waits for the receiver.
+    pub fn has_delivery(&self) -> bool {
+        !self.held.is_empty()
+    }
+
+    /// Whether reading is paused.
+    pub fn is_paused(&self) -> bool {
+        self.paused
+    }
+
+    /// The next deadline of the connection's timers.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.conn.poll_timeout()
+    }
+
+    /// The connection underneath, read-only.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    // ---- (B) input from the executor ----
+
+    /// A new turn of a non-blocking executor: forget which directions were blocked.
+    pub fn start_turn(&mut self) {
+        self.read_blocked = false;
+        self.write_blocked = false;
+    }
+
+    /// `n` bytes of a [`Step::Write`] were written (0 is a transport error: `WriteZero`).
+    pub fn wrote(&mut self, n: usize) {
+        self.conn.advance_transmit(n);
+        self.bytes_sent += n as u64;
+        self.needs_flush = true;
+    }
+
+    /// The transport was flushed.
+    pub fn flushed(&mut self) {
+        self.needs_flush = false;
+    }
+
+    /// The write side was shut down (or the attempt failed: either way, it is over).
+    pub fn shut_down(&mut self) {
+        self.shut_down = true;
+        self.needs_flush = false;
+    }
+
+    /// `n` bytes were read into the buffer of a [`Step::Read`]; 0 is the end of the stream.
+    pub fn received(&mut self, now: Instant, n: usize) {
+        if n == 0 {
+            self.eof = true;
+            self.conn.receive_eof(now);
+            return;
+        }
+        self.bytes_received += n as u64;
+        if n >= self.read_size {
+            self.read_size = (self.read_size * 2).min(READ_MAX);
+        }
+        self.conn.commit_recv(now, n);
+    }
+
+    /// The direction is not ready in this turn (a non-blocking executor registered interest).
+    pub fn blocked(&mut self, io: Io) {
+        match io {
+            Io::Read => self.read_blocked = true,
+            Io::Write => self.write_blocked = true,
+        }
+    }
+
+    /// The transport failed: no more I/O; the error is delivered once (unless a connection
+    /// error is already waiting), then the stream ends.
+    pub fn transport_error(&mut self, error: Error) {
+        if self.broken {
+            return;
+        }
+        self.broken = true;
+        if self.failure.is_none() && !self.ended && !self.terminated {
+            self.failure = Some(error);
+        }
+        self.conn.drop_connection(CloseCode::ABNORMAL, "", true);
+    }
+
+    // ---- (C) application commands ----
+
+    /// Queues a message. [`SendError::Full`] means: let the executor write first (wait for
+    /// [`can_send`](Session::can_send)).
+    pub fn send(&mut self, now: Instant, message: &Message) -> Result<(), Error> {
+        self.send_with(now, message, SendOptions::new())
+    }
+
+    /// Queues a message with options (compress or not).
+    pub fn send_with(
+        &mut self,
+        now: Instant,
+        message: &Message,
+        options: SendOptions,
+    ) -> Result<(), Error> {
+        if self.broken {
+            return Err(Error::Send(SendError::Closed));
+        }
+        message
+            .queue_with(&mut self.conn, now, options)
+            .map_err(Error::Send)
+    }
+
+    /// Starts the closing handshake with this code and reason, unless it already started
+    /// (then `Ok`: the caller waits for it to finish either way).
+    pub fn close(&mut self, now: Instant, code: CloseCode, reason: &str) -> Result<(), Error> {
+        if self.broken || self.conn.state() != State::Open {
+            return Ok(());
+        }
+        if code == CloseCode::NO_STATUS && reason.is_empty() {
+            return Message::Close(None)
+                .queue(&mut self.conn, now)
+                .map_err(Error::Send);
+        }
+        self.conn.close(now, code, reason).map_err(Error::Send)
+    }
+
+    /// Ends the connection at once (ws `terminate`, WebSocket-Node `drop`): sends
+    /// Close(code, reason) unless `skip_close_frame`, discards what was not delivered, and
+    /// closes the transport once that frame is written. Not reported as an error.
+    pub fn terminate(&mut self, code: CloseCode, reason: &str, skip_close_frame: bool) {
+        self.terminated = true;
+        self.held.clear();
+        self.conn.drop_connection(code, reason, skip_close_frame);
+    }
+
+    /// Stops reading from the transport and delivering messages (ws `pause()`); the peer's
+    /// data waits in the transport, which applies TCP backpressure to it.
+    pub fn pause(&mut self) {
+        self.paused = true;
+    }
+
+    /// Reads and delivers again (ws `resume()`).
+    pub fn resume(&mut self) {
+        self.paused = false;
+    }
+
+    /// No receiver will ever poll again (a dropped read half): data messages are discarded
+    /// instead of held, so a sender alone keeps the connection moving.
+    pub fn receiver_gone(&mut self) {
+        self.receiver_gone = true;
+        self.held.clear();
+    }
+
+    /// A receiver polls again (halves reunited).
+    pub fn receiver_back(&mut self) {
+        self.receiver_gone = false;
+    }
+
+    // ---- (D) output ----
+
+    /// What to do next (see the [module docs](self)). Due timers fire here.
+    pub fn step(&mut self, now: Instant, turn: Turn) -> Step<'_> {
+        // Every pass either returns or changes state that the next pass looks at, and each
+        // such change (a timer fired, a message parsed) is bounded by the input held.
+        loop {
+            if self.ended {
+                return Step::End;
+            }
+            if let Some(deadline) = self.conn.poll_timeout() {
+                if deadline <= now {
+                    self.conn.handle_timeout(now);
+                }
+            }
+            let receiving = turn == Turn::Receive && !self.receiver_gone;
+            // 1. deliver what is held (in order: messages before the failure after them)
+            if receiving && !self.paused {
+                if let Some(message) = self.held.pop_front() {
+                    return Step::Deliver(message);
+                }
+            }
+            // 2. parse input into messages, unless someone has not taken the last one
+            if self.failure.is_none() && !self.broken && !self.paused && self.can_parse() {
+                match self.reader.next(&mut self.conn) {
+                    Ok(Some(message)) => {
+                        if receiving {
+                            return Step::Deliver(message);
+                        }
+                        self.hold(message);
+                        continue;
+                    }
+                    Ok(None) => {}
+                    Err(crate::Error::Dropped(_)) if self.terminated => continue,
+                    Err(e) => {
+                        self.failure = Some(Error::Connection(e));
+                        continue;
+                    }
+                }
+            }
+            // 3. write what we owe (pongs, close replies, messages)
+            if !self.broken && !self.write_blocked {
+                if !self.conn.poll_transmit().is_empty() {
+                    return Step::Write(self.conn.poll_transmit());
+                }
+                if self.needs_flush {
+                    return Step::Flush;
+                }
+            }
+            let written = self.is_flushed();
+            // 4. a held failure goes out once our Close is written (or cannot be)
+            if let Some(failure) = &self.failure {
+                if !written && !self.broken {
+                    return Step::Wait(self.conn.poll_timeout());
+                }
+                let close_first = self.role() == Role::Server
+                    && matches!(failure, Error::Connection(crate::Error::Protocol(_)));
+                if close_first && !self.shut_down && !self.broken && !self.write_blocked {
+                    // RFC 6455 §7.1.7: after a protocol error the server closes TCP first,
+                    // so a misbehaving client cannot hold the connection until the timeout.
+                    return Step::Shutdown;
+                }
+                if receiving && self.held.is_empty() {
+                    if let Some(failure) = self.failure.take() {
+                        if self.broken {
+                            self.ended = true;
+                        }
+                        return Step::Fail(failure);
+                    }
+                }
+            }
+            if self.broken {
+                if receiving && self.held.is_empty() && self.failure.is_none() {
+                    self.ended = true;
+                    return Step::End;
+                }
+                return Step::Wait(None);
+            }
+            // 5. finish: the closing handshake is over and everything is written
+            if self.conn.should_close_transport() && written {
+                if !self.shut_down {
+                    if self.write_blocked {
+                        return Step::Wait(self.conn.poll_timeout());
+                    }
+                    return Step::Shutdown;
+                }
+                return self.end_if_drained(receiving);
+            }
+            // 6. read, while the connection wants input and nothing waits for a receiver
+            if self.should_read() && !self.read_blocked {
+                let size = self.read_size;
+                return Step::Read(self.conn.recv_buf(size));
+            }
+            if self.eof && written && !self.conn.wants_read() {
+                // Nothing more can arrive and nothing is owed.
+                return self.end_if_drained(receiving);
+            }
+            return Step::Wait(self.conn.poll_timeout());
+        }
+    }
+
+    /// `End` once the receiver has everything; otherwise wait for it to come.
+    fn end_if_drained(&mut self, receiving: bool) -> Step<'_> {
+        if (receiving || self.receiver_gone) && self.held.is_empty() && self.failure.is_none() {
+            self.ended = true;
+            return Step::End;
+        }
+        Step::Wait(self.conn.poll_timeout())
+    }
+
+    /// Whether input may be turned into messages now: not while a data message waits for the
+    /// receiver (read gating: the peer's data stays in the transport).
+    fn can_parse(&self) -> bool {
+        !self.held.iter().any(Message::is_data) && !self.held.iter().any(Message::is_close)
+    }
+
+    /// Whether to read from the transport now.
+    fn should_read(&self) -> bool {
+        if self.eof || self.paused || !self.can_parse() {
+            return false;
+        }
+        self.conn.wants_read()
+            || (self.conn.state() == State::Closed && !self.conn.should_close_transport())
+    }
+
+    /// Keeps a message parsed in a send turn for the receiver.
+    fn hold(&mut self, message: Message) {
+        if self.receiver_gone {
+            return;
+        }
+        if !message.is_data() && !message.is_close() {
+            let controls = self.held.iter().filter(|m| !m.is_data()).count();
+            if controls >= MAX_HELD_CONTROL {
+                if let Some(i) = self.held.iter().position(|m| !m.is_data()) {
+                    self.held.remove(i);
+                }
+            }
+        }
+        self.held.push_back(message);
+    }
+}
