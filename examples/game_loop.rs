@@ -105,8 +105,8 @@ impl Player {
                     Ok(Some(Event::Text { data, .. })) => {
                         chat.push(format!("player {}: {data}", self.id))
                     }
-                    Ok(Some(Event::Close(frame))) => {
-                        println!("player {} left ({} {})", self.id, frame.code, frame.reason)
+                    Ok(Some(Event::Close { code, reason })) => {
+                        println!("player {} left ({code} {reason})", self.id)
                     }
                     Ok(Some(_)) => {}
                     Ok(None) => break,

@@ -30,15 +30,12 @@ pub enum Event<'a> {
     Pong(&'a [u8]),
     /// The peer's Close frame (our echo is already queued), or the end of the stream without a
     /// closing handshake (code [`CloseCode::ABNORMAL`], 1006). A Close frame without a status
-    /// code reports [`CloseCode::NO_STATUS`] (1005).
-    Close(CloseFrame<'a>),
-}
-
-/// A close code with its reason.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CloseFrame<'a> {
-    /// The status code.
-    pub code: CloseCode,
-    /// The reason (valid UTF-8, at most 123 bytes).
-    pub reason: &'a str,
+    /// code reports [`CloseCode::NO_STATUS`] (1005). The owned form is
+    /// [`message::CloseFrame`](crate::message::CloseFrame).
+    Close {
+        /// The status code.
+        code: CloseCode,
+        /// The reason (valid UTF-8, at most 123 bytes).
+        reason: &'a str,
+    },
 }

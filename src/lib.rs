@@ -46,12 +46,12 @@
 //! let out = client.poll_transmit().to_vec();
 //! client.advance_transmit(out.len());
 //! server.receive(now, &out);
-//! assert!(matches!(server.poll_event(), Ok(Some(Event::Close(f))) if f.code == CloseCode::NORMAL));
+//! assert!(matches!(server.poll_event(), Ok(Some(Event::Close { code, .. })) if code == CloseCode::NORMAL));
 //! let echo = server.poll_transmit().to_vec();
 //! server.advance_transmit(echo.len());
 //! assert!(server.should_close_transport()); // the server closes TCP first (RFC 6455 §7.1.1)
 //! client.receive(now, &echo);
-//! assert!(matches!(client.poll_event(), Ok(Some(Event::Close(_)))));
+//! assert!(matches!(client.poll_event(), Ok(Some(Event::Close { .. }))));
 //! assert_eq!(client.state(), State::Closed);
 //! ```
 //!
@@ -67,15 +67,15 @@
 //! [`ProtocolError`] whose [`close_code`](ProtocolError::close_code) is what goes on the wire,
 //! and every limit ([`Config`]: frame, message, fragments, send queue, pending pongs; handshake
 //! header bytes and count) has a safe default and is decided before memory is committed.
-//! Normal closure is an [`Event::Close`], never an error.
+//! Normal closure is an [`Event::Close`](Event::Close), never an error.
 //!
 //! ## Crate features
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | `std` | yes | OS entropy ([`rand::os_random`]), the blocking adapter ([`io`]) |
-//! | `tokio` | no | tokio adapter: `connect`, `accept`, `WebSocket` as `Stream` + `Sink` |
-//! | `futures-io` | no | futures-io adapter for async-std and smol |
+//! | `std` | yes | OS entropy ([`rand::os_random`]), the blocking adapter ([`io::blocking`]) |
+//! | `tokio` | no | tokio adapter (`io::on_tokio`): `connect`, `accept`, `WebSocket` as `Stream` + `Sink` |
+//! | `futures-io` | no | futures-io adapter (`io::on_futures`) for async-std and smol |
 //! | `async-std` | no | alias of `futures-io` |
 //! | `http` | no | conversions from `http::Request` and to `http::Response` |
 //!
@@ -127,8 +127,14 @@ mod utf8;
 pub use config::{Config, FRAGMENT_OVERHEAD};
 pub use connection::{Connection, MessageKind, Role, SendOptions, State};
 pub use error::{Error, ProtocolError, SendError, Timeout};
-pub use event::{CloseFrame, Event};
+pub use event::Event;
 pub use extension::{Extension, ExtensionError};
 pub use frame::CloseCode;
+pub use message::CloseFrame;
 pub use status::Status;
 pub use time::Instant;
+
+// The README's Rust examples compile as doctests.
+#[cfg(all(doctest, feature = "tokio"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -178,7 +178,8 @@ impl PartialEq<Utf8Bytes> for &str {
     }
 }
 
-/// A close code and reason: sent, or received from the peer.
+/// A close code and reason: sent, or received from the peer (the one close frame type;
+/// [`Event::Close`](crate::Event::Close) lends the same two fields).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct CloseFrame {
     /// The status code.
@@ -194,12 +195,6 @@ impl CloseFrame {
             code,
             reason: reason.into(),
         }
-    }
-}
-
-impl From<crate::event::CloseFrame<'_>> for CloseFrame {
-    fn from(frame: crate::event::CloseFrame<'_>) -> Self {
-        CloseFrame::new(frame.code, frame.reason)
     }
 }
 
@@ -399,8 +394,8 @@ impl Message {
             }),
             Event::Ping(d) => Message::Ping(Bytes::copy_from_slice(d)),
             Event::Pong(d) => Message::Pong(Bytes::copy_from_slice(d)),
-            Event::Close(frame) if frame.code == CloseCode::NO_STATUS => Message::Close(None),
-            Event::Close(frame) => Message::Close(Some(frame.into())),
+            Event::Close { code, .. } if code == CloseCode::NO_STATUS => Message::Close(None),
+            Event::Close { code, reason } => Message::Close(Some(CloseFrame::new(code, reason))),
         }
     }
 

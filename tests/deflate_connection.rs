@@ -108,7 +108,7 @@ fn drain(conn: &mut Connection, events: &mut Vec<Ev>) -> bool {
             Ok(Some(Event::Binary { data, fin })) => Ev::Binary(data.to_vec(), fin),
             Ok(Some(Event::Ping(p))) => Ev::Ping(p.to_vec()),
             Ok(Some(Event::Pong(p))) => Ev::Pong(p.to_vec()),
-            Ok(Some(Event::Close(c))) => Ev::Close(c.code.as_u16()),
+            Ok(Some(Event::Close { code, .. })) => Ev::Close(code.as_u16()),
             Err(e) => {
                 events.push(Ev::Err(e.close_code().as_u16()));
                 return true;

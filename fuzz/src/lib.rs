@@ -62,7 +62,7 @@ fn drain(conn: &mut Connection) {
                 assert!(core::str::from_utf8(data.as_bytes()).is_ok())
             }
             Ok(Some(Event::Ping(p) | Event::Pong(p))) => assert!(p.len() <= 125),
-            Ok(Some(Event::Close(c))) => assert!(c.reason.len() <= 123),
+            Ok(Some(Event::Close { reason, .. })) => assert!(reason.len() <= 123),
             Ok(Some(Event::Binary { data, .. })) => assert!(data.len() <= MAX_MESSAGE),
             Ok(None) => return,
             Err(_) => {

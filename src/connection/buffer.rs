@@ -12,7 +12,7 @@ use crate::utf8::Utf8Carry;
 pub(crate) const SHRINK_ABOVE: usize = 64 * 1024;
 
 /// Smallest growth step of the input buffer for [`RecvBuf::spare`].
-const MIN_GROW: usize = 4096;
+const MIN_GROW: usize = 1024;
 
 #[derive(Debug, Default)]
 pub(crate) struct RecvBuf {

@@ -349,6 +349,10 @@ impl Connection {
         };
         pending < buffer::SHRINK_ABOVE.max(frame_need)
     }
+    /// Whether received bytes wait to be processed by [`poll_event`](Connection::poll_event).
+    pub(crate) fn has_unprocessed_input(&self) -> bool {
+        self.buf.available() > 0
+    }
     /// Whether the driver should now close the transport (after writing out `poll_transmit`).
     /// Server: as soon as the connection is [`State::Closed`]. Client: once closed and the
     /// server has closed its side, or the close timeout ran out (RFC 6455 §7.1.1).

@@ -6,7 +6,7 @@ use super::{Connection, Core, FrameKind, MessageKind, RxFrame, RxMode, RxMsg, St
 use crate::config::FRAGMENT_OVERHEAD;
 use crate::frame::{FrameHeader, OpCode, apply_mask};
 use crate::utf8::valid_prefix;
-use crate::{CloseCode, CloseFrame, Error, Event, ProtocolError, Role, Status};
+use crate::{CloseCode, Error, Event, ProtocolError, Role, Status};
 
 /// Where an event's payload lies.
 #[derive(Clone, Copy, Debug)]
@@ -101,12 +101,12 @@ fn lend<'a>(buf: &'a RecvBuf, core: &mut Core, ready: Ready) -> Result<Option<Ev
         Ready::Close { code, reason } => {
             // Validated when the frame was processed.
             let reason = core::str::from_utf8(slice(buf, reason)).unwrap_or_default();
-            Event::Close(CloseFrame { code, reason })
+            Event::Close { code, reason }
         }
-        Ready::Abnormal => Event::Close(CloseFrame {
+        Ready::Abnormal => Event::Close {
             code: CloseCode::ABNORMAL,
             reason: "",
-        }),
+        },
     };
     Ok(Some(event))
 }

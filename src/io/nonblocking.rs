@@ -139,17 +139,21 @@ struct SessionIo<T: PollIo> {
     armed: Option<Instant>,
     /// The latest deadline the timer reported passed: time never reads earlier than it.
     fired: Instant,
+    /// The last clock reading.
+    last: Instant,
     read_half_alive: bool,
 }
 
 impl<T: PollIo> SessionIo<T> {
-    fn now(&self) -> Instant {
-        Instant::from_duration(T::elapsed(self.epoch)).max(self.fired)
+    /// Reads the clock (never earlier than a deadline the timer reported passed).
+    fn now(&mut self) -> Instant {
+        self.last = Instant::from_duration(T::elapsed(self.epoch)).max(self.fired);
+        self.last
     }
 
     /// One turn: carries out the session's steps until it delivers, reaches `goal` (send
     /// turns), or everything is blocked (then the transport or the timer holds the waker).
-    /// Returns whether anything moved, for waking the other half.
+    /// Returns whether bytes were written, for waking the other half.
     fn poll_turn(
         &mut self,
         cx: &mut Context<'_>,
@@ -157,30 +161,37 @@ impl<T: PollIo> SessionIo<T> {
         goal: fn(&Session) -> bool,
     ) -> (Poll<Outcome>, bool) {
         self.session.start_turn();
-        let mut moved = false;
+        let mut wrote = false;
+        // The clock is read only where time matters: when a deadline is armed, when bytes
+        // arrive (the engine's timers and closing deadlines count from them), and for commands.
+        // Otherwise the last reading stands in (nothing compares it with anything).
+        let mut now = if self.session.deadline().is_some() {
+            self.now()
+        } else {
+            self.last
+        };
         loop {
             if turn == Turn::Send && goal(&self.session) {
-                return (Poll::Ready(Outcome::Goal), moved);
+                return (Poll::Ready(Outcome::Goal), wrote);
             }
-            let now = self.now();
-            let progress = match self.session.step(now, turn) {
-                Step::Deliver(m) => return (Poll::Ready(Outcome::Message(m)), true),
-                Step::Fail(e) => return (Poll::Ready(Outcome::Failed(e)), true),
-                Step::End => return (Poll::Ready(Outcome::End), true),
+            match self.session.step(now, turn) {
+                Step::Deliver(m) => return (Poll::Ready(Outcome::Message(m)), wrote),
+                Step::Fail(e) => return (Poll::Ready(Outcome::Failed(e)), wrote),
+                Step::End => return (Poll::Ready(Outcome::End), wrote),
                 Step::Write(buf) => match self.io.poll_write(cx, buf) {
                     Poll::Ready(Ok(0)) => self.broken(io::ErrorKind::WriteZero.into()),
                     Poll::Ready(Ok(n)) => {
                         self.session.wrote(n);
-                        true
+                        wrote = true;
                     }
-                    Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => false,
+                    Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
                     Poll::Ready(Err(e)) => self.broken(e),
                     Poll::Pending => self.blocked(Io::Write),
                 },
                 Step::Flush => match self.io.poll_flush(cx) {
                     Poll::Ready(Ok(())) => {
                         self.session.flushed();
-                        true
+                        wrote = true;
                     }
                     Poll::Ready(Err(e)) => self.broken(e),
                     Poll::Pending => self.blocked(Io::Write),
@@ -189,54 +200,45 @@ impl<T: PollIo> SessionIo<T> {
                     // Best effort: the peer may be gone already; either way it is over.
                     Poll::Ready(_) => {
                         self.session.shut_down();
-                        true
                     }
                     Poll::Pending => self.blocked(Io::Write),
                 },
                 Step::Read(buf) => match self.io.poll_read(cx, buf) {
                     Poll::Ready(Ok(n)) => {
-                        let now = self.now();
+                        now = self.now();
                         self.session.received(now, n);
-                        true
                     }
-                    Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => false,
+                    Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
                     Poll::Ready(Err(e)) => self.broken(e),
                     Poll::Pending => self.blocked(Io::Read),
                 },
                 Step::Wait(deadline) => {
-                    if !self.poll_timer(cx, now, deadline) {
-                        return (Poll::Pending, moved);
+                    if !self.poll_timer(cx, deadline) {
+                        return (Poll::Pending, wrote);
                     }
-                    true
+                    now = self.now();
                 }
-            };
-            moved |= progress;
+            }
         }
     }
 
-    /// A direction is not ready: the transport holds the waker. Not progress.
-    fn blocked(&mut self, io: Io) -> bool {
+    /// A direction is not ready: the transport holds the waker.
+    fn blocked(&mut self, io: Io) {
         self.session.blocked(io);
-        false
     }
 
-    /// The transport failed (progress: the session ends).
-    fn broken(&mut self, e: io::Error) -> bool {
+    /// The transport failed: the session ends.
+    fn broken(&mut self, e: io::Error) {
         self.session.transport_error(Error::Io(e));
-        true
     }
 
     /// Arms the timer for `deadline`; true if it has passed (the next step fires it).
-    fn poll_timer(
-        &mut self,
-        cx: &mut Context<'_>,
-        now: Instant,
-        deadline: Option<Instant>,
-    ) -> bool {
+    fn poll_timer(&mut self, cx: &mut Context<'_>, deadline: Option<Instant>) -> bool {
         let Some(deadline) = deadline else {
             self.armed = None;
             return false;
         };
+        let now = self.now();
         if deadline <= now {
             return true;
         }
@@ -284,15 +286,24 @@ impl<T: PollIo> Inner<T> {
         turn: Turn,
         goal: fn(&Session) -> bool,
     ) -> Poll<Outcome> {
+        let mut s = self.lock();
+        if turn == Turn::Send && goal(&s.session) {
+            // Already there (a send with room in the queue): no turn needed.
+            return Poll::Ready(Outcome::Goal);
+        }
         self.wakers.register(side, cx.waker());
         let mut fanout = Context::from_waker(&self.fanout);
-        let (poll, moved) = self.lock().poll_turn(&mut fanout, turn, goal);
-        if moved {
-            let other = match side {
-                Side::Read => Side::Write,
-                Side::Write => Side::Read,
-            };
-            self.wakers.wake_side(other);
+        let before = s.session.watch();
+        let (poll, wrote) = s.poll_turn(&mut fanout, turn, goal);
+        let changed = s.session.watch() != before;
+        drop(s);
+        // Wake the other half only for what it waits on: a writer for bytes written out or
+        // a change of state; a reader for a change of state or something held for it. Pure
+        // writes do not concern a reader (its own transport interest wakes it for I/O).
+        match side {
+            Side::Read if wrote || changed => self.wakers.wake_side(Side::Write),
+            Side::Write if changed => self.wakers.wake_side(Side::Read),
+            _ => {}
         }
         poll
     }
@@ -326,8 +337,16 @@ impl<T: PollIo> Inner<T> {
         }
     }
 
+    /// Queues a message. Wakes no one: the sender itself writes it out in `poll_flush`.
     fn start_send(&self, message: &Message, options: SendOptions) -> Result<(), Error> {
-        self.command(|s, now| s.send_with(now, message, options))
+        let mut s = self.lock();
+        // Time only matters to a Close (its timeout) or to armed timers.
+        let now = if message.is_close() || s.session.deadline().is_some() {
+            s.now()
+        } else {
+            s.last
+        };
+        s.session.send_with(now, message, options)
     }
 
     /// Waits until everything queued is written.
@@ -465,6 +484,7 @@ impl<T: PollIo> WebSocket<T> {
             timer: None,
             armed: None,
             fired: Instant::ZERO,
+            last: Instant::ZERO,
             read_half_alive: true,
         };
         WebSocket {

@@ -1,5 +1,4 @@
 use super::*;
-use crate::CloseFrame as Borrowed;
 use alloc::{format, vec};
 
 #[test]
@@ -22,17 +21,17 @@ fn events_become_messages() {
     assert_eq!(r.convert(Event::Ping(b"p")), Message::ping(&b"p"[..]));
     assert_eq!(r.convert(Event::Pong(b"")), Message::pong(Bytes::new()));
     assert_eq!(
-        r.convert(Event::Close(Borrowed {
+        r.convert(Event::Close {
             code: CloseCode::NO_STATUS,
             reason: ""
-        })),
+        }),
         Message::Close(None)
     );
     assert_eq!(
-        r.convert(Event::Close(Borrowed {
+        r.convert(Event::Close {
             code: CloseCode::from(4001),
             reason: "x"
-        })),
+        }),
         Message::close(CloseCode::from(4001), "x")
     );
 }

@@ -147,6 +147,14 @@ impl fmt::Debug for Step<'_> {
     }
 }
 
+/// What the halves of an executor wait on ([`Session::watch`]); compare two snapshots.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Watch {
+    state: State,
+    closed: bool,
+    for_receiver: bool,
+}
+
 /// One WebSocket connection with everything an executor needs around it (see the
 /// [module docs](self)).
 ///
@@ -164,6 +172,9 @@ pub struct Session {
     held: VecDeque<Message>,
     /// A failure held until our Close frame is out, then delivered once.
     failure: Option<Error>,
+    /// A failure was recorded: later ones (a close timeout after an idle timeout, a transport
+    /// error after a protocol error) are not reported again.
+    failed: bool,
     /// Directions not ready in this turn.
     read_blocked: bool,
     write_blocked: bool,
@@ -180,6 +191,9 @@ pub struct Session {
     receiver_gone: bool,
     /// The application ended the connection on purpose (not an error).
     terminated: bool,
+    /// The connection may have events to give: input, a timer or a command since
+    /// `poll_event` last returned nothing (so an idle step does not parse again).
+    parse_ready: bool,
     read_size: usize,
     bytes_received: u64,
     bytes_sent: u64,
@@ -208,6 +222,7 @@ impl Session {
             protocol: None,
             held: VecDeque::new(),
             failure: None,
+            failed: false,
             read_blocked: false,
             write_blocked: false,
             needs_flush: false,
@@ -218,6 +233,7 @@ impl Session {
             paused: false,
             receiver_gone: false,
             terminated: false,
+            parse_ready: true,
             read_size: READ_MIN,
             bytes_received: 0,
             bytes_sent: 0,
@@ -301,6 +317,16 @@ impl Session {
         !self.held.is_empty()
     }
 
+    /// A snapshot of what the halves of an executor wait on (state, closed, something for
+    /// the receiver): an executor wakes the other half when it changes over a turn.
+    pub fn watch(&self) -> Watch {
+        Watch {
+            state: self.conn.state(),
+            closed: self.is_closed(),
+            for_receiver: !self.held.is_empty() || self.failure.is_some() || self.ended,
+        }
+    }
+
     /// Whether reading is paused.
     pub fn is_paused(&self) -> bool {
         self.paused
@@ -329,6 +355,10 @@ impl Session {
         self.conn.advance_transmit(n);
         self.bytes_sent += n as u64;
         self.needs_flush = true;
+        if self.conn.has_unprocessed_input() {
+            // Parsing may have stopped on the pongs we owed; they are going out now.
+            self.parse_ready = true;
+        }
     }
 
     /// The transport was flushed.
@@ -344,6 +374,7 @@ impl Session {
 
     /// `n` bytes were read into the buffer of a [`Step::Read`]; 0 is the end of the stream.
     pub fn received(&mut self, now: Instant, n: usize) {
+        self.parse_ready = true;
         if n == 0 {
             self.eof = true;
             self.conn.receive_eof(now);
@@ -371,9 +402,7 @@ impl Session {
             return;
         }
         self.broken = true;
-        if self.failure.is_none() && !self.ended && !self.terminated {
-            self.failure = Some(error);
-        }
+        self.fail(error);
         self.conn.drop_connection(CloseCode::ABNORMAL, "", true);
     }
 
@@ -419,6 +448,7 @@ impl Session {
     /// closes the transport once that frame is written. Not reported as an error.
     pub fn terminate(&mut self, code: CloseCode, reason: &str, skip_close_frame: bool) {
         self.terminated = true;
+        self.parse_ready = true;
         self.held.clear();
         self.conn.drop_connection(code, reason, skip_close_frame);
     }
@@ -452,14 +482,20 @@ impl Session {
     pub fn step(&mut self, now: Instant, turn: Turn) -> Step<'_> {
         // Every pass either returns or changes state that the next pass looks at, and each
         // such change (a timer fired, a message parsed) is bounded by the input held.
+        let mut timers_fired = false;
         loop {
             if self.ended {
                 return Step::End;
             }
-            if let Some(deadline) = self.conn.poll_timeout() {
-                if deadline <= now {
-                    self.conn.handle_timeout(now);
-                }
+            // Every state change below either returns or continues, so this deadline holds
+            // for the whole pass.
+            let deadline = self.conn.poll_timeout();
+            if !timers_fired && deadline.is_some_and(|d| d <= now) {
+                // Once per call: a deadline the engine does not move cannot spin this loop.
+                timers_fired = true;
+                self.conn.handle_timeout(now);
+                self.parse_ready = true;
+                continue;
             }
             let receiving = turn == Turn::Receive && !self.receiver_gone;
             // 1. deliver what is held (in order: messages before the failure after them)
@@ -469,7 +505,12 @@ impl Session {
                 }
             }
             // 2. parse input into messages, unless someone has not taken the last one
-            if self.failure.is_none() && !self.broken && !self.paused && self.can_parse() {
+            if self.parse_ready
+                && self.failure.is_none()
+                && !self.broken
+                && !self.paused
+                && self.can_parse()
+            {
                 match self.reader.next(&mut self.conn) {
                     Ok(Some(message)) => {
                         if receiving {
@@ -478,10 +519,10 @@ impl Session {
                         self.hold(message);
                         continue;
                     }
-                    Ok(None) => {}
+                    Ok(None) => self.parse_ready = false,
                     Err(crate::Error::Dropped(_)) if self.terminated => continue,
                     Err(e) => {
-                        self.failure = Some(Error::Connection(e));
+                        self.fail(Error::Connection(e));
                         continue;
                     }
                 }
@@ -496,10 +537,14 @@ impl Session {
                 }
             }
             let written = self.is_flushed();
-            // 4. a held failure goes out once our Close is written (or cannot be)
+            // 4. a held failure goes out once our Close is written (or cannot be); with no
+            // receiver left there is no one to tell (a sender learns from its own calls)
+            if self.receiver_gone {
+                self.failure = None;
+            }
             if let Some(failure) = &self.failure {
                 if !written && !self.broken {
-                    return Step::Wait(self.conn.poll_timeout());
+                    return Step::Wait(deadline);
                 }
                 let close_first = self.role() == Role::Server
                     && matches!(failure, Error::Connection(crate::Error::Protocol(_)));
@@ -518,7 +563,10 @@ impl Session {
                 }
             }
             if self.broken {
-                if receiving && self.held.is_empty() && self.failure.is_none() {
+                if (receiving || self.receiver_gone)
+                    && self.held.is_empty()
+                    && self.failure.is_none()
+                {
                     self.ended = true;
                     return Step::End;
                 }
@@ -528,7 +576,7 @@ impl Session {
             if self.conn.should_close_transport() && written {
                 if !self.shut_down {
                     if self.write_blocked {
-                        return Step::Wait(self.conn.poll_timeout());
+                        return Step::Wait(deadline);
                     }
                     return Step::Shutdown;
                 }
@@ -543,7 +591,15 @@ impl Session {
                 // Nothing more can arrive and nothing is owed.
                 return self.end_if_drained(receiving);
             }
-            return Step::Wait(self.conn.poll_timeout());
+            return Step::Wait(deadline);
+        }
+    }
+
+    /// Records the connection's failure, the first one only.
+    fn fail(&mut self, error: Error) {
+        if !self.failed && !self.ended && !self.terminated {
+            self.failed = true;
+            self.failure = Some(error);
         }
     }
 
@@ -559,7 +615,10 @@ impl Session {
     /// Whether input may be turned into messages now: not while a data message waits for the
     /// receiver (read gating: the peer's data stays in the transport).
     fn can_parse(&self) -> bool {
-        !self.held.iter().any(Message::is_data) && !self.held.iter().any(Message::is_close)
+        // A held data message or Close is always the last one held: parsing stops there.
+        self.held
+            .back()
+            .is_none_or(|m| !m.is_data() && !m.is_close())
     }
 
     /// Whether to read from the transport now.
