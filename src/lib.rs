@@ -58,8 +58,10 @@
 //! A real driver loops: read from the transport into [`Connection::recv_buf`] (or pass a
 //! slice to [`Connection::receive`]), drain [`Connection::poll_event`], write
 //! [`Connection::poll_transmit`] and report it with [`Connection::advance_transmit`], then sleep
-//! until [`Connection::poll_timeout`] and call [`Connection::handle_timeout`]. The adapters in
-//! [`io`] (feature `std`, `tokio`, `futures-io`) are exactly that loop, written once.
+//! until [`Connection::poll_timeout`] and call [`Connection::handle_timeout`]. That loop, with
+//! everything an application needs around it (owned messages, the closing wait, read gating,
+//! the dial and accept flows), is written once in [`session`]; the adapters in `io` (features
+//! `std`, `tokio`, `futures-io`) only carry out its steps.
 //!
 //! ## Safety and limits
 //!
@@ -67,7 +69,7 @@
 //! [`ProtocolError`] whose [`close_code`](ProtocolError::close_code) is what goes on the wire,
 //! and every limit ([`Config`]: frame, message, fragments, send queue, pending pongs; handshake
 //! header bytes and count) has a safe default and is decided before memory is committed.
-//! Normal closure is an [`Event::Close`](Event::Close), never an error.
+//! Normal closure is an [`Event::Close`], never an error.
 //!
 //! ## Crate features
 //!

@@ -179,7 +179,7 @@ impl PartialEq<Utf8Bytes> for &str {
 }
 
 /// A close code and reason: sent, or received from the peer (the one close frame type;
-/// [`Event::Close`](crate::Event::Close) lends the same two fields).
+/// [`Event::Close`] lends the same two fields).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct CloseFrame {
     /// The status code.

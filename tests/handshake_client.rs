@@ -38,6 +38,7 @@ Sec-WebSocket-Protocol: chat, superchat\r\n\
     let mut c = client(
         "wss://[::1]:8443/a?b=c",
         ClientOptions::new()
+            .no_extensions()
             .extension(Toy {
                 level: Some(7),
                 accepted: None,

@@ -71,6 +71,7 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\
     let client = ClientHandshake::new(
         "ws://server.example.com/chat",
         ClientOptions::new()
+            .no_extensions()
             .version(Version::V8)
             .origin("http://example.com")
             .config(fixed_config()),

@@ -278,6 +278,8 @@ impl<S: Stream> WebSocket<S> {
     /// The next message (blocking); `None` once the connection is closed and the transport
     /// shut down.
     pub fn recv(&mut self) -> Option<Result<Message, Error>> {
+        // A blocking executor is never blocked: forget what a send turn marked.
+        self.session.start_turn();
         loop {
             if let Some(item) = self.run(Turn::Receive) {
                 return item;

@@ -1,6 +1,6 @@
 //! Executors: the [session](crate::session) carried out over real streams, blocking
-//! ([`blocking`], feature `std`), on tokio ([`on_tokio`], feature `tokio`) and on any
-//! futures-io runtime such as smol or async-std ([`on_futures`], feature `futures-io`).
+//! ([`blocking`], feature `std`), on tokio (`on_tokio`, feature `tokio`) and on any
+//! futures-io runtime such as smol or async-std (`on_futures`, feature `futures-io`).
 //!
 //! All policy (message assembly, the held error, shutdown, the closing wait, read gating,
 //! timers, the dial and accept flows with their deadlines and redirects) lives once, in

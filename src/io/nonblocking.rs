@@ -1,6 +1,6 @@
 //! The executor for poll-based (non-blocking) runtimes: one implementation of the
-//! [session](crate::session) contract for every async runtime. [`on_tokio`](super::on_tokio)
-//! and [`on_futures`](super::on_futures) only implement [`PollIo`] for their streams and
+//! [session](crate::session) contract for every async runtime. `on_tokio`
+//! and `on_futures` only implement [`PollIo`] for their streams and
 //! timers; another runtime can do the same.
 //!
 //! A [`WebSocket`] is a [`Stream`] of received [`Message`]s and a [`Sink`] of messages to send.
@@ -35,8 +35,7 @@ use crate::{CloseCode, Instant, SendError, SendOptions, State};
 /// What the executor needs from a runtime: poll-based I/O on one stream, a clock, and a
 /// resettable sleep.
 ///
-/// Implemented by [`on_tokio::TokioIo`](super::on_tokio::TokioIo) and
-/// [`on_futures::FuturesIo`](super::on_futures::FuturesIo).
+/// Implemented by `on_tokio::TokioIo` and `on_futures::FuturesIo`.
 pub trait PollIo: Unpin {
     /// The stream underneath.
     type Stream;
@@ -63,6 +62,11 @@ pub trait PollIo: Unpin {
     fn sleep(after: Duration) -> Self::Sleep;
     /// Re-arms a sleep to complete `after` from now.
     fn reset(sleep: Pin<&mut Self::Sleep>, after: Duration);
+    /// Whether writes go straight to the transport with nothing to flush (a plain TCP
+    /// socket; not TLS). Default `false`: the executor flushes after writing.
+    fn writes_through(&self) -> bool {
+        false
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -170,8 +174,11 @@ impl<T: PollIo> SessionIo<T> {
         } else {
             self.last
         };
+        // With no receiver left, a send turn also reads everything the transport has (pings
+        // get their pongs), so it checks its goal only once all I/O is blocked.
+        let eager = !self.session.has_receiver();
         loop {
-            if turn == Turn::Send && goal(&self.session) {
+            if turn == Turn::Send && !eager && goal(&self.session) {
                 return (Poll::Ready(Outcome::Goal), wrote);
             }
             match self.session.step(now, turn) {
@@ -213,6 +220,9 @@ impl<T: PollIo> SessionIo<T> {
                     Poll::Pending => self.blocked(Io::Read),
                 },
                 Step::Wait(deadline) => {
+                    if turn == Turn::Send && goal(&self.session) {
+                        return (Poll::Ready(Outcome::Goal), wrote);
+                    }
                     if !self.poll_timer(cx, deadline) {
                         return (Poll::Pending, wrote);
                     }
@@ -287,7 +297,7 @@ impl<T: PollIo> Inner<T> {
         goal: fn(&Session) -> bool,
     ) -> Poll<Outcome> {
         let mut s = self.lock();
-        if turn == Turn::Send && goal(&s.session) {
+        if turn == Turn::Send && s.session.has_receiver() && goal(&s.session) {
             // Already there (a send with room in the queue): no turn needed.
             return Poll::Ready(Outcome::Goal);
         }
@@ -340,12 +350,8 @@ impl<T: PollIo> Inner<T> {
     /// Queues a message. Wakes no one: the sender itself writes it out in `poll_flush`.
     fn start_send(&self, message: &Message, options: SendOptions) -> Result<(), Error> {
         let mut s = self.lock();
-        // Time only matters to a Close (its timeout) or to armed timers.
-        let now = if message.is_close() || s.session.deadline().is_some() {
-            s.now()
-        } else {
-            s.last
-        };
+        // Time only matters to a Close (its timeout); sending data does not look at it.
+        let now = if message.is_close() { s.now() } else { s.last };
         s.session.send_with(now, message, options)
     }
 
@@ -473,7 +479,13 @@ impl<T: PollIo> WebSocket<T> {
         Self::with_origin(io, session, T::clock(), Origin::default())
     }
 
-    pub(crate) fn with_origin(io: T, session: Session, epoch: T::Clock, origin: Origin) -> Self {
+    pub(crate) fn with_origin(
+        io: T,
+        mut session: Session,
+        epoch: T::Clock,
+        origin: Origin,
+    ) -> Self {
+        session.set_write_through(io.writes_through());
         let wakers = Arc::new(Wakers::default());
         let fanout = Waker::from(wakers.clone());
         let protocol = session.protocol().map(String::from);

@@ -171,8 +171,8 @@ pub fn from_session<S: AsyncRead + AsyncWrite + Unpin>(
     nonblocking::WebSocket::from_session(FuturesIo::new(stream), session)
 }
 
-/// Accepts a request that was already read from `stream` and parsed elsewhere (see
-/// [`on_tokio::accept_parsed`](super::on_tokio::accept_parsed)).
+/// Accepts a request that was already read from `stream` and parsed elsewhere (ws
+/// `handleUpgrade`): the 101 response is written first, then the WebSocket runs.
 pub fn accept_parsed<S: AsyncRead + AsyncWrite + Unpin>(
     stream: S,
     request: &Request,

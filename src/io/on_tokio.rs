@@ -39,12 +39,29 @@ use crate::session::Session;
 #[derive(Debug)]
 pub struct TokioIo<S> {
     stream: S,
+    write_through: bool,
 }
 
 impl<S> TokioIo<S> {
     /// Wraps a stream.
     pub fn new(stream: S) -> Self {
-        TokioIo { stream }
+        TokioIo {
+            stream,
+            write_through: false,
+        }
+    }
+
+    /// Wraps a stream, recognising a plain `TcpStream` (its flush does nothing, so the
+    /// executor skips it).
+    pub fn detect(stream: S) -> Self
+    where
+        S: 'static,
+    {
+        let write_through = (&stream as &dyn Any).is::<TcpStream>();
+        TokioIo {
+            stream,
+            write_through,
+        }
     }
 }
 
@@ -93,6 +110,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PollIo for TokioIo<S> {
     fn reset(sleep: Pin<&mut Sleep>, after: Duration) {
         sleep.reset(::tokio::time::Instant::now() + after);
     }
+
+    fn writes_through(&self) -> bool {
+        self.write_through
+    }
 }
 
 /// A WebSocket over a tokio stream (see [`nonblocking::WebSocket`] for its methods).
@@ -120,7 +141,7 @@ pub async fn connect(
             match TcpStream::connect(addr).await {
                 Ok(stream) => {
                     let _ = stream.set_nodelay(true);
-                    return Ok(TokioIo::new(stream));
+                    return Ok(TokioIo::detect(stream));
                 }
                 Err(e) => last = e,
             }
@@ -186,7 +207,7 @@ pub async fn accept_with<S: AsyncRead + AsyncWrite + Unpin + 'static, C: Callbac
             options = options.peer_addr(tcp.peer_addr().ok());
         }
     }
-    nonblocking::accept_with(TokioIo::new(stream), options, callback).await
+    nonblocking::accept_with(TokioIo::detect(stream), options, callback).await
 }
 
 /// Runs a session over a stream whose handshake was done elsewhere (hyper/axum upgrade after

@@ -151,8 +151,7 @@ impl fmt::Debug for Step<'_> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Watch {
     state: State,
-    closed: bool,
-    for_receiver: bool,
+    changes: u32,
 }
 
 /// One WebSocket connection with everything an executor needs around it (see the
@@ -195,6 +194,10 @@ pub struct Session {
     /// `poll_event` last returned nothing (so an idle step does not parse again).
     parse_ready: bool,
     read_size: usize,
+    /// Counts changes a waiting half may care about (held messages, failure, end, shutdown,
+    /// end of input); see [`Session::watch`].
+    changes: u32,
+    write_through: bool,
     bytes_received: u64,
     bytes_sent: u64,
 }
@@ -235,6 +238,8 @@ impl Session {
             terminated: false,
             parse_ready: true,
             read_size: READ_MIN,
+            changes: 0,
+            write_through: false,
             bytes_received: 0,
             bytes_sent: 0,
         }
@@ -322,9 +327,19 @@ impl Session {
     pub fn watch(&self) -> Watch {
         Watch {
             state: self.conn.state(),
-            closed: self.is_closed(),
-            for_receiver: !self.held.is_empty() || self.failure.is_some() || self.ended,
+            changes: self.changes,
         }
+    }
+
+    /// The transport does not buffer writes (a plain TCP socket): no [`Step::Flush`] is
+    /// asked for.
+    pub fn set_write_through(&mut self, on: bool) {
+        self.write_through = on;
+    }
+
+    /// Whether a receiver may still take messages (see [`receiver_gone`](Session::receiver_gone)).
+    pub fn has_receiver(&self) -> bool {
+        !self.receiver_gone
     }
 
     /// Whether reading is paused.
@@ -354,7 +369,7 @@ impl Session {
     pub fn wrote(&mut self, n: usize) {
         self.conn.advance_transmit(n);
         self.bytes_sent += n as u64;
-        self.needs_flush = true;
+        self.needs_flush = !self.write_through;
         if self.conn.has_unprocessed_input() {
             // Parsing may have stopped on the pongs we owed; they are going out now.
             self.parse_ready = true;
@@ -370,6 +385,7 @@ impl Session {
     pub fn shut_down(&mut self) {
         self.shut_down = true;
         self.needs_flush = false;
+        self.changes = self.changes.wrapping_add(1);
     }
 
     /// `n` bytes were read into the buffer of a [`Step::Read`]; 0 is the end of the stream.
@@ -377,6 +393,7 @@ impl Session {
         self.parse_ready = true;
         if n == 0 {
             self.eof = true;
+            self.changes = self.changes.wrapping_add(1);
             self.conn.receive_eof(now);
             return;
         }
@@ -402,6 +419,7 @@ impl Session {
             return;
         }
         self.broken = true;
+        self.changes = self.changes.wrapping_add(1);
         self.fail(error);
         self.conn.drop_connection(CloseCode::ABNORMAL, "", true);
     }
@@ -557,6 +575,7 @@ impl Session {
                     if let Some(failure) = self.failure.take() {
                         if self.broken {
                             self.ended = true;
+                            self.changes = self.changes.wrapping_add(1);
                         }
                         return Step::Fail(failure);
                     }
@@ -568,6 +587,7 @@ impl Session {
                     && self.failure.is_none()
                 {
                     self.ended = true;
+                    self.changes = self.changes.wrapping_add(1);
                     return Step::End;
                 }
                 return Step::Wait(None);
@@ -600,6 +620,7 @@ impl Session {
         if !self.failed && !self.ended && !self.terminated {
             self.failed = true;
             self.failure = Some(error);
+            self.changes = self.changes.wrapping_add(1);
         }
     }
 
@@ -607,6 +628,7 @@ impl Session {
     fn end_if_drained(&mut self, receiving: bool) -> Step<'_> {
         if (receiving || self.receiver_gone) && self.held.is_empty() && self.failure.is_none() {
             self.ended = true;
+            self.changes = self.changes.wrapping_add(1);
             return Step::End;
         }
         Step::Wait(self.conn.poll_timeout())
@@ -644,5 +666,6 @@ impl Session {
             }
         }
         self.held.push_back(message);
+        self.changes = self.changes.wrapping_add(1);
     }
 }
