@@ -1,30 +1,18 @@
 //! The blocking adapter over loopback TCP (a socket pair) and over an in-memory stream.
 #![cfg(feature = "std")]
 
+mod common;
+
 use std::net::{TcpListener, TcpStream};
 use std::thread;
 use std::time::Duration;
 
+use common::cframe;
+use common::io::{SAMPLE_ACCEPT, echo_blocking as echo, pattern, upgrade_request};
 use wsproto::handshake::{Accept, ClientOptions, Request};
-use wsproto::io::blocking::{self, WebSocket};
+use wsproto::io::blocking;
 use wsproto::io::{AcceptOptions, CloseFrame, Error, Message};
 use wsproto::{CloseCode, Config, Timeout};
-
-fn pattern(len: usize) -> Vec<u8> {
-    (0..len).map(|i| (i * 13 + 5) as u8).collect()
-}
-
-fn echo(mut ws: WebSocket<TcpStream>) -> Vec<Message> {
-    let mut seen = Vec::new();
-    while let Some(item) = ws.recv() {
-        let m = item.expect("server error");
-        if m.is_data() {
-            let _ = ws.send(m.clone());
-        }
-        seen.push(m);
-    }
-    seen
-}
 
 fn server(options: AcceptOptions) -> (String, thread::JoinHandle<Vec<Message>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -193,13 +181,9 @@ fn in_memory_stream_without_timeouts() {
             Ok(())
         }
     }
-    let mut input = b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n".to_vec();
-    let mask = [9u8, 8, 7, 6];
-    for (op, payload) in [(0x81u8, &b"hey"[..]), (0x88, &[0x03, 0xe8][..])] {
-        input.extend_from_slice(&[op, 0x80 | payload.len() as u8]);
-        input.extend_from_slice(&mask);
-        input.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-    }
+    let mut input = upgrade_request("/").into_bytes();
+    input.extend(cframe(true, 0x1, b"hey"));
+    input.extend(cframe(true, 0x8, &[0x03, 0xe8]));
     let mem = blocking::NoTimeouts(Mem {
         input: std::io::Cursor::new(input),
         output: Vec::new(),
@@ -215,7 +199,7 @@ fn in_memory_stream_without_timeouts() {
     let body = &ws.get_ref().0.output;
     let head_end = body.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
     assert!(body.starts_with(b"HTTP/1.1 101"));
-    assert!(String::from_utf8_lossy(&body[..head_end]).contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
+    assert!(String::from_utf8_lossy(&body[..head_end]).contains(SAMPLE_ACCEPT));
     // Our text frame, then our Close reply echoing 1000.
     assert_eq!(
         &body[head_end..],

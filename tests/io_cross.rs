@@ -1,9 +1,12 @@
 //! Clients of one runtime against servers of another, over loopback TCP.
 #![cfg(all(feature = "tokio", feature = "futures-io"))]
 
+mod common;
+
 use std::net::TcpListener as StdListener;
 use std::thread;
 
+use common::io::{echo, echo_blocking};
 use futures_util::StreamExt;
 use wsproto::CloseCode;
 use wsproto::handshake::ClientOptions;
@@ -18,6 +21,11 @@ fn messages() -> Vec<Message> {
     ]
 }
 
+/// Data messages the server echoed.
+fn data_count(seen: &[Message]) -> usize {
+    seen.iter().filter(|m| m.is_data()).count()
+}
+
 #[test]
 fn smol_client_against_tokio_server() {
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -27,19 +35,12 @@ fn smol_client_against_tokio_server() {
     let addr = listener.local_addr().unwrap();
     let server = rt.spawn(async move {
         let (stream, _) = listener.accept().await.unwrap();
-        let mut ws = wsproto::io::tokio::accept(stream).await.unwrap();
-        let mut n = 0;
-        while let Some(Ok(m)) = ws.next().await {
-            if m.is_data() {
-                ws.send(m).await.unwrap();
-                n += 1;
-            }
-        }
-        n
+        let ws = wsproto::io::on_tokio::accept(stream).await.unwrap();
+        data_count(&echo(ws).await)
     });
     smol::block_on(async {
         let tcp = smol::net::TcpStream::connect(addr).await.unwrap();
-        let (mut ws, _) = wsproto::io::futures::connect_with(
+        let (mut ws, _) = wsproto::io::on_futures::connect_with(
             tcp,
             &format!("ws://{addr}/"),
             ClientOptions::default(),
@@ -63,15 +64,8 @@ fn blocking_client_against_smol_server() {
         smol::block_on(async {
             let listener = smol::net::TcpListener::try_from(listener).unwrap();
             let (stream, _) = listener.accept().await.unwrap();
-            let mut ws = wsproto::io::futures::accept(stream).await.unwrap();
-            let mut n = 0;
-            while let Some(Ok(m)) = ws.next().await {
-                if m.is_data() {
-                    ws.send(m).await.unwrap();
-                    n += 1;
-                }
-            }
-            n
+            let ws = wsproto::io::on_futures::accept(stream).await.unwrap();
+            data_count(&echo(ws).await)
         })
     });
     let (mut ws, _) =
@@ -90,20 +84,12 @@ fn tokio_client_against_blocking_server() {
     let addr = listener.local_addr().unwrap();
     let server = thread::spawn(move || {
         let (stream, _) = listener.accept().unwrap();
-        let mut ws = blocking::accept(stream).unwrap();
-        let mut n = 0;
-        while let Some(Ok(m)) = ws.recv() {
-            if m.is_data() {
-                ws.send(m).unwrap();
-                n += 1;
-            }
-        }
-        n
+        data_count(&echo_blocking(blocking::accept(stream).unwrap()))
     });
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let (mut ws, _) =
-            wsproto::io::tokio::connect(&format!("ws://{addr}/"), ClientOptions::default())
+            wsproto::io::on_tokio::connect(&format!("ws://{addr}/"), ClientOptions::default())
                 .await
                 .unwrap();
         for m in messages() {

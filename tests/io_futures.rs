@@ -2,6 +2,8 @@
 //! over loopback TCP.
 #![cfg(feature = "futures-io")]
 
+mod common;
+
 use std::collections::VecDeque;
 use std::io;
 use std::pin::Pin;
@@ -9,10 +11,11 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
+use common::io::{echo, pattern};
 use futures_util::{SinkExt, StreamExt};
 use wsproto::handshake::Accept;
 use wsproto::handshake::{ClientOptions, Request};
-use wsproto::io::futures::{WebSocket, accept, accept_with, connect_with};
+use wsproto::io::on_futures::{accept, accept_with, connect_with};
 use wsproto::io::{AcceptOptions, CloseFrame, Error, Message};
 use wsproto::{CloseCode, Config, Timeout};
 
@@ -118,24 +121,6 @@ impl Drop for End {
             }
         }
     }
-}
-
-fn pattern(len: usize) -> Vec<u8> {
-    (0..len).map(|i| (i * 11 + 1) as u8).collect()
-}
-
-async fn echo<S: futures_io::AsyncRead + futures_io::AsyncWrite + Unpin>(
-    mut ws: WebSocket<S>,
-) -> Vec<Message> {
-    let mut seen = Vec::new();
-    while let Some(item) = ws.next().await {
-        let m = item.expect("server error");
-        if m.is_data() {
-            let _ = ws.send(m.clone()).await;
-        }
-        seen.push(m);
-    }
-    seen
 }
 
 #[test]

@@ -2,39 +2,19 @@
 //! the timers.
 #![cfg(feature = "tokio")]
 
+mod common;
+
 use std::time::Duration;
 
+use common::cframe;
+use common::io::{Head, echo, pattern, read_head_tokio, upgrade_request};
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream, duplex};
 use tokio::net::{TcpListener, TcpStream};
 use wsproto::handshake::{Accept, ClientOptions, Reject, Request, ServerOptions};
-use wsproto::io::tokio::{WebSocket, accept, accept_with, connect, connect_with};
-use wsproto::io::{AcceptOptions, CloseFrame, ConnectOptions, Error, Fragment, Message};
+use wsproto::io::on_tokio::{WebSocket, accept, accept_with, connect, connect_with};
+use wsproto::io::{AcceptOptions, Bytes, CloseFrame, ConnectOptions, Error, Fragment, Message};
 use wsproto::{CloseCode, Config, MessageKind, State, Timeout};
-
-fn pattern(len: usize) -> Vec<u8> {
-    (0..len).map(|i| (i * 7 + 3) as u8).collect()
-}
-
-/// Echoes data messages until the stream ends; returns everything it saw.
-async fn echo<S>(mut ws: WebSocket<S>) -> Vec<Message>
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-{
-    let mut seen = Vec::new();
-    while let Some(item) = ws.next().await {
-        match item {
-            Ok(m) => {
-                if m.is_data() {
-                    let _ = ws.send(m.clone()).await;
-                }
-                seen.push(m);
-            }
-            Err(e) => panic!("server error: {e}"),
-        }
-    }
-    seen
-}
 
 async fn duplex_pair(
     client: ClientOptions,
@@ -82,10 +62,10 @@ async fn duplex_echo_and_close() {
         client.send(m.clone()).await.unwrap();
         assert_eq!(client.next().await.unwrap().unwrap(), *m);
     }
-    client.send(Message::Ping(b"p".to_vec())).await.unwrap();
+    client.send(Message::ping(&b"p"[..])).await.unwrap();
     assert_eq!(
         client.next().await.unwrap().unwrap(),
-        Message::Pong(b"p".to_vec())
+        Message::pong(&b"p"[..])
     );
 
     client.close(CloseCode::NORMAL, "bye").await.unwrap();
@@ -93,7 +73,7 @@ async fn duplex_echo_and_close() {
     assert!(client.next().await.is_none());
     let seen = server.await.unwrap();
     let mut expected = sent.clone();
-    expected.push(Message::Ping(b"p".to_vec()));
+    expected.push(Message::ping(&b"p"[..]));
     expected.push(Message::Close(Some(CloseFrame::new(
         CloseCode::NORMAL,
         "bye",
@@ -197,7 +177,11 @@ async fn split_halves_under_concurrent_load() {
     // Close from the write half while the read half sees the rest of the handshake.
     let closer = tokio::spawn(async move { write.close(CloseCode::NORMAL, "done").await });
     match read.next().await.unwrap().unwrap() {
-        Message::Close(Some(frame)) => assert_eq!(frame.code, CloseCode::NORMAL),
+        Message::Close(Some(frame)) => {
+            assert_eq!(frame.code, CloseCode::NORMAL);
+            // New: the close reply echoes our reason too (it used to echo only the code).
+            assert_eq!(frame.reason, "done");
+        }
         other => panic!("expected the server's Close, got {other:?}"),
     }
     assert!(read.next().await.is_none());
@@ -332,14 +316,8 @@ async fn redirector(location: String) -> std::net::SocketAddr {
             let (mut s, _) = listener.accept().await.unwrap();
             let location = location.clone();
             tokio::spawn(async move {
-                let mut buf = vec![0u8; 4096];
-                let mut got = Vec::new();
-                while !got.windows(4).any(|w| w == b"\r\n\r\n") {
-                    let n = s.read(&mut buf).await.unwrap();
-                    if n == 0 {
-                        return;
-                    }
-                    got.extend_from_slice(&buf[..n]);
+                if read_head_tokio(&mut s).await.is_err() {
+                    return;
                 }
                 let answer = format!(
                     "HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n"
@@ -373,7 +351,7 @@ async fn redirects_are_off_by_default_and_bounded_when_on() {
     );
 
     // On: followed.
-    let options = ConnectOptions::from_fn(ClientOptions::default).max_redirects(3);
+    let options = ConnectOptions::new(ClientOptions::default()).max_redirects(3);
     let (mut ws, response) = connect(&url, options).await.unwrap();
     assert_eq!(response.status, 101);
     ws.send(Message::text("after redirect")).await.unwrap();
@@ -385,7 +363,7 @@ async fn redirects_are_off_by_default_and_bounded_when_on() {
 
     // A loop is cut off at the bound.
     let looping = redirector("/again".into()).await;
-    let options = ConnectOptions::from_fn(ClientOptions::default).max_redirects(2);
+    let options = ConnectOptions::new(ClientOptions::default()).max_redirects(2);
     let err = connect(&format!("ws://{looping}/"), options)
         .await
         .unwrap_err();
@@ -411,7 +389,7 @@ async fn large_messages_stream_fragment_by_fragment() {
             client
                 .send(Message::Fragment(Fragment {
                     kind: MessageKind::Binary,
-                    data: chunk.to_vec(),
+                    data: Bytes::copy_from_slice(chunk),
                     fin: last,
                 }))
                 .await
@@ -505,10 +483,10 @@ async fn pongs_owed_by_the_reader_go_out_while_the_writer_is_idle() {
     });
     let (mut client_read, mut client_write) = client.split();
     for i in 0..50u8 {
-        client_write.send(Message::Ping(vec![i])).await.unwrap();
+        client_write.send(Message::ping(vec![i])).await.unwrap();
         assert_eq!(
             client_read.next().await.unwrap().unwrap(),
-            Message::Pong(vec![i])
+            Message::pong(vec![i])
         );
     }
     drop(client_read);
@@ -527,15 +505,7 @@ async fn peer_vanishing_mid_message_ends_the_stream() {
         }
         items
     });
-    let key = "dGhlIHNhbXBsZSBub25jZQ==";
-    a.write_all(format!("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").as_bytes()).await.unwrap();
-    let mut response = Vec::new();
-    while !response.windows(4).any(|w| w == b"\r\n\r\n") {
-        let mut byte = [0u8; 1];
-        a.read_exact(&mut byte).await.unwrap();
-        response.push(byte[0]);
-    }
-    assert!(response.starts_with(b"HTTP/1.1 101"));
+    raw_client(&mut a).await;
     // Half a masked binary frame of 100 bytes, then gone.
     a.write_all(&[0x82, 0x80 | 100, 1, 2, 3, 4, 9, 9, 9])
         .await
@@ -593,27 +563,11 @@ impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> SplitSinkStream fo
     }
 }
 
-/// Raw client side of a handshake over a duplex stream; returns the stream after the 101.
+/// Raw client side of a handshake over a duplex stream: sends the request, reads the 101.
 async fn raw_client(a: &mut DuplexStream) {
-    let key = "dGhlIHNhbXBsZSBub25jZQ==";
-    a.write_all(format!("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").as_bytes()).await.unwrap();
-    let mut response = Vec::new();
-    while !response.windows(4).any(|w| w == b"\r\n\r\n") {
-        let mut byte = [0u8; 1];
-        a.read_exact(&mut byte).await.unwrap();
-        response.push(byte[0]);
-    }
+    a.write_all(upgrade_request("/").as_bytes()).await.unwrap();
+    let response = read_head_tokio(a).await.unwrap();
     assert!(response.starts_with(b"HTTP/1.1 101"));
-}
-
-/// A masked client frame.
-fn client_frame(first: u8, payload: &[u8]) -> Vec<u8> {
-    assert!(payload.len() < 126);
-    let mask = [1u8, 2, 3, 4];
-    let mut f = vec![first, 0x80 | payload.len() as u8];
-    f.extend_from_slice(&mask);
-    f.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-    f
 }
 
 #[tokio::test]
@@ -629,14 +583,14 @@ async fn server_closes_the_tcp_connection_right_after_a_failed_connection_is_clo
     });
     raw_client(&mut a).await;
     // Invalid UTF-8 in a text frame: the server fails the connection with 1007.
-    a.write_all(&client_frame(0x81, &[0xf7, 0xbf, 0xbf, 0xbf]))
+    a.write_all(&cframe(true, 0x1, &[0xf7, 0xbf, 0xbf, 0xbf]))
         .await
         .unwrap();
     let mut close = [0u8; 4];
     a.read_exact(&mut close).await.unwrap();
     assert_eq!(close, [0x88, 0x02, 0x03, 0xef]);
     // Our Close reply: the server must then close the TCP connection at once.
-    a.write_all(&client_frame(0x88, &[0x03, 0xe8]))
+    a.write_all(&cframe(true, 0x8, &[0x03, 0xe8]))
         .await
         .unwrap();
     let mut rest = Vec::new();
@@ -665,7 +619,7 @@ async fn a_peer_flooding_pings_without_reading_cannot_grow_our_memory() {
         pings
     });
     // 200 000 empty pings (1.2 MB) while never reading a single pong.
-    let ping = client_frame(0x89, b"");
+    let ping = cframe(true, 0x9, b"");
     let flood: Vec<u8> = ping
         .iter()
         .copied()
@@ -678,7 +632,7 @@ async fn a_peer_flooding_pings_without_reading_cannot_grow_our_memory() {
         "the server must stop reading while it cannot write its pongs"
     );
     // What the server holds stays bounded: the pipe is full and the owed pongs are capped.
-    let buffered = write.with_connection(|c| c.buffered_amount());
+    let buffered = write.buffered_amount();
     assert!(buffered <= 4 * 1024, "{buffered} bytes buffered");
     drop(a);
     reader.abort();
@@ -687,33 +641,20 @@ async fn a_peer_flooding_pings_without_reading_cannot_grow_our_memory() {
 #[tokio::test]
 async fn upgrade_done_by_another_http_server() {
     use wsproto::handshake::accept_parsed;
-    use wsproto::io::tokio::from_connection;
+    use wsproto::io::on_tokio::from_session;
+    use wsproto::session::Session;
     let (a, mut b) = duplex(64 * 1024);
     let server = tokio::spawn(async move {
         // "hyper": read and parse the request head itself...
-        let mut head = Vec::new();
-        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-            let mut byte = [0u8; 1];
-            b.read_exact(&mut byte).await.unwrap();
-            head.push(byte[0]);
-        }
-        let text = String::from_utf8(head).unwrap();
-        let mut lines = text.split("\r\n");
-        let mut start = lines.next().unwrap().split(' ');
-        let (method, target) = (start.next().unwrap(), start.next().unwrap());
-        let headers: Vec<(&str, &[u8])> = lines
-            .filter(|l| !l.is_empty())
-            .map(|l| {
-                let (n, v) = l.split_once(':').unwrap();
-                (n.trim(), v.trim().as_bytes())
-            })
-            .collect();
-        let request = wsproto::handshake::Request::from_parts(method, target, &headers).unwrap();
+        let head = Head::parse(&read_head_tokio(&mut b).await.unwrap());
+        let (method, target) = (&head.start[0], &head.start[1]);
+        let request =
+            wsproto::handshake::Request::from_parts(method, target, &head.header_refs()).unwrap();
         assert_eq!(request.path(), "/upgraded");
         let (conn, parts) = accept_parsed(&request, Accept::default(), Config::new()).unwrap();
         // ...write the 101 itself, then hand the upgraded stream over.
         b.write_all(&parts.to_bytes()).await.unwrap();
-        echo(from_connection(b, conn, None)).await
+        echo(from_session(b, Session::with_protocol(conn, None))).await
     });
     let (mut ws, response) = connect_with(a, "ws://localhost/upgraded", ClientOptions::default())
         .await
@@ -738,7 +679,7 @@ async fn permessage_deflate_between_adapters() {
         })
         .await
         .unwrap();
-        assert_eq!(ws.with_connection(|c| c.extensions().len()), 1);
+        assert_eq!(ws.extensions().len(), 1);
         echo(ws).await
     });
     let options = ClientOptions::default().extension(PerMessageDeflate::default());
@@ -779,25 +720,11 @@ async fn write_half_close_is_bounded_even_if_the_read_half_is_idle() {
 async fn accept_a_request_parsed_elsewhere() {
     let (a, mut b) = duplex(64 * 1024);
     let server = tokio::spawn(async move {
-        let mut head = Vec::new();
-        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-            let mut byte = [0u8; 1];
-            b.read_exact(&mut byte).await.unwrap();
-            head.push(byte[0]);
-        }
-        let text = String::from_utf8(head).unwrap();
-        let mut lines = text.split("\r\n").skip(1);
-        let headers: Vec<(&str, &[u8])> = lines
-            .by_ref()
-            .filter(|l| !l.is_empty())
-            .map(|l| {
-                let (n, v) = l.split_once(':').unwrap();
-                (n.trim(), v.trim().as_bytes())
-            })
-            .collect();
-        let request = wsproto::handshake::Request::from_parts("GET", "/parsed", &headers).unwrap();
+        let head = Head::parse(&read_head_tokio(&mut b).await.unwrap());
+        let request =
+            wsproto::handshake::Request::from_parts("GET", "/parsed", &head.header_refs()).unwrap();
         let accept = Accept::default().protocol("p2");
-        let ws = wsproto::io::tokio::accept_parsed(b, &request, accept, Config::new()).unwrap();
+        let ws = wsproto::io::on_tokio::accept_parsed(b, &request, accept, Config::new()).unwrap();
         assert_eq!(ws.protocol(), Some("p2"));
         echo(ws).await
     });
@@ -837,10 +764,10 @@ fn futures_and_types_are_send() {
     let accept_future = accept(a);
     send(&accept_future);
     sync::<WebSocket<TcpStream>>();
-    sync::<wsproto::io::tokio::ReadHalf<TcpStream>>();
-    sync::<wsproto::io::tokio::WriteHalf<TcpStream>>();
+    sync::<wsproto::io::on_tokio::ReadHalf<TcpStream>>();
+    sync::<wsproto::io::on_tokio::WriteHalf<TcpStream>>();
     fn ws_send<T: Send>() {}
     ws_send::<WebSocket<TcpStream>>();
     #[cfg(feature = "futures-io")]
-    ws_send::<wsproto::io::futures::WebSocket<smol::net::TcpStream>>();
+    ws_send::<wsproto::io::on_futures::WebSocket<smol::net::TcpStream>>();
 }

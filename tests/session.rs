@@ -227,6 +227,7 @@ fn terminate_is_not_an_error() {
     );
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn transport_error_is_reported_once_then_ends() {
     let mut p = SessionPair::default_pair();

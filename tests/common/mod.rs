@@ -3,6 +3,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod handshake;
+pub mod io;
 pub mod pair;
 pub mod session_pair;
 
@@ -45,7 +46,7 @@ pub fn own(event: Event<'_>) -> Ev {
         Event::Binary { data, fin } => Ev::Binary(data.to_vec(), fin),
         Event::Ping(p) => Ev::Ping(p.to_vec()),
         Event::Pong(p) => Ev::Pong(p.to_vec()),
-        Event::Close(c) => Ev::Close(c.code.as_u16(), c.reason.to_owned()),
+        Event::Close { code, reason } => Ev::Close(code.as_u16(), reason.to_owned()),
     }
 }
 
