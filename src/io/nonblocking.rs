@@ -837,7 +837,9 @@ pub async fn accept_with<T: PollIo, C: Callback>(
     let options = options.into();
     let peer_addr = options.get_peer_addr();
     let epoch = T::clock();
-    let mut accepting = Accepting::new(since::<T>(epoch), options);
+    // Boxed: the handshake state is large and short-lived; inline, it would stay in the
+    // task's future (and so in every idle connection) for the connection's whole life.
+    let mut accepting = Box::new(Accepting::new(since::<T>(epoch), options));
     let mut callback = Some(callback);
     loop {
         let deadline = accepting.deadline();
@@ -881,7 +883,7 @@ pub async fn accept_with<T: PollIo, C: Callback>(
             AcceptStep::Failed(e) => return Err(e),
         }
     }
-    let (session, request) = accepting.into_session()?;
+    let (session, request) = (*accepting).into_session()?;
     let origin = Origin {
         request: Some(request),
         url: None,
@@ -903,7 +905,7 @@ where
     Fut: Future<Output = Result<T, Error>>,
 {
     let epoch = T::clock();
-    let dialing = Dialing::new(url, options)?;
+    let dialing = Box::new(Dialing::new(url, options)?);
     dial(epoch, dialing, None, &mut connect).await
 }
 
@@ -914,7 +916,7 @@ pub async fn connect_with<T: PollIo>(
     options: impl Into<ConnectOptions>,
 ) -> Result<(WebSocket<T>, Response), Error> {
     let epoch = T::clock();
-    let dialing = Dialing::over_transport(since::<T>(epoch), url, options)?;
+    let dialing = Box::new(Dialing::over_transport(since::<T>(epoch), url, options)?);
     let mut no_connect =
         |_: Target| async { Err::<T, Error>(Error::Misuse(crate::session::Misuse::HandshakeOver)) };
     dial(epoch, dialing, Some(io), &mut no_connect).await
@@ -922,7 +924,7 @@ pub async fn connect_with<T: PollIo>(
 
 async fn dial<T, C, Fut>(
     epoch: T::Clock,
-    mut dialing: Dialing,
+    mut dialing: Box<Dialing>,
     mut io: Option<T>,
     connect: &mut C,
 ) -> Result<(WebSocket<T>, Response), Error>
@@ -970,7 +972,7 @@ where
         }
     }
     let url = String::from(dialing.url());
-    let (session, response) = dialing.into_session(since::<T>(epoch))?;
+    let (session, response) = (*dialing).into_session(since::<T>(epoch))?;
     let io = io.ok_or(Error::Misuse(crate::session::Misuse::HandshakeOver))?;
     let origin = Origin {
         request: None,
