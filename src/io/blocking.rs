@@ -164,6 +164,11 @@ impl<S: Stream> WebSocket<S> {
         self.session.deflate()
     }
 
+    /// The protocol version of the opening handshake (13, or 8).
+    pub fn version(&self) -> crate::handshake::Version {
+        self.session.version()
+    }
+
     /// Server: the upgrade request this connection answered (ws `upgradeReq`).
     pub fn request(&self) -> Option<&Request> {
         self.request.as_ref()

@@ -529,6 +529,11 @@ impl<T: PollIo> WebSocket<T> {
         self.inner.lock().session.deflate()
     }
 
+    /// The protocol version of the opening handshake (13, or 8).
+    pub fn version(&self) -> crate::handshake::Version {
+        self.inner.lock().session.version()
+    }
+
     /// The names of the negotiated extensions.
     pub fn extensions(&self) -> alloc::vec::Vec<String> {
         self.inner

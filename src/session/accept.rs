@@ -434,7 +434,9 @@ impl Accepting {
     pub fn into_session(self) -> Result<(Session, Request), Error> {
         match (self.conn, self.request) {
             (Some(conn), Some(request)) => {
-                Ok((Session::with_protocol(conn, self.protocol), request))
+                let mut session = Session::with_protocol(conn, self.protocol);
+                session.set_version(request.version());
+                Ok((session, request))
             }
             _ => Err(Error::Misuse(Misuse::HandshakeOver)),
         }
@@ -449,5 +451,7 @@ pub fn accept_parsed(request: &Request, accept: Accept, config: Config) -> Resul
     let protocol = accept.protocol.clone();
     let (mut conn, parts) = crate::handshake::accept_parsed(request, accept, config)?;
     conn.queue_raw(&parts.to_bytes());
-    Ok(Session::with_protocol(conn, protocol))
+    let mut session = Session::with_protocol(conn, protocol);
+    session.set_version(request.version());
+    Ok(session)
 }

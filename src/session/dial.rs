@@ -317,9 +317,12 @@ impl Dialing {
 
     /// After [`DialStep::Connected`]: the session and the server's 101 response.
     pub fn into_session(self, now: Instant) -> Result<(Session, Response), Error> {
+        let version = self.options.client.version;
         let (conn, response) = self.handshake.into_connection(now)?;
         let protocol = response.protocol().map(String::from);
-        Ok((Session::with_protocol(conn, protocol), response))
+        let mut session = Session::with_protocol(conn, protocol);
+        session.set_version(version);
+        Ok((session, response))
     }
 }
 

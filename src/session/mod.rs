@@ -69,6 +69,7 @@ use alloc::collections::VecDeque;
 use alloc::string::String;
 use core::fmt;
 
+use crate::handshake::Version;
 use crate::message::{Message, MessageReader};
 use crate::{CloseCode, Connection, Instant, Role, SendError, SendOptions, State};
 
@@ -167,6 +168,7 @@ pub struct Session {
     conn: Connection,
     reader: MessageReader,
     protocol: Option<String>,
+    version: Version,
     /// Messages read while no receiver was polling (at most one data message).
     held: VecDeque<Message>,
     /// A failure held until our Close frame is out, then delivered once.
@@ -223,6 +225,7 @@ impl Session {
             conn,
             reader: MessageReader::new(),
             protocol: None,
+            version: Version::V13,
             held: VecDeque::new(),
             failure: None,
             failed: false,
@@ -267,6 +270,16 @@ impl Session {
     /// The subprotocol the opening handshake selected.
     pub fn protocol(&self) -> Option<&str> {
         self.protocol.as_deref()
+    }
+
+    /// The protocol version of the opening handshake (13, or 8 for old clients).
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// Records the protocol version the handshake used (the handshakes of this module do).
+    pub fn set_version(&mut self, version: Version) {
+        self.version = version;
     }
 
     /// The names of the negotiated extensions, in negotiation order.
@@ -516,13 +529,23 @@ impl Session {
                 continue;
             }
             let receiving = turn == Turn::Receive && !self.receiver_gone;
-            // 1. deliver what is held (in order: messages before the failure after them)
+            // 1. write what we owe first (pongs, close replies, messages), so a reply the
+            // peer is owed never waits for the application to poll again
+            if !self.broken && !self.write_blocked {
+                if !self.conn.poll_transmit().is_empty() {
+                    return Step::Write(self.conn.poll_transmit());
+                }
+                if self.needs_flush {
+                    return Step::Flush;
+                }
+            }
+            // 2. deliver what is held (in order: messages before the failure after them)
             if receiving && !self.paused {
                 if let Some(message) = self.held.pop_front() {
                     return Step::Deliver(message);
                 }
             }
-            // 2. parse input into messages, unless someone has not taken the last one
+            // 3. parse input into messages, unless someone has not taken the last one
             if self.parse_ready
                 && self.failure.is_none()
                 && !self.broken
@@ -531,9 +554,11 @@ impl Session {
             {
                 match self.reader.next(&mut self.conn) {
                     Ok(Some(message)) => {
-                        if receiving {
+                        let owes = !self.write_blocked && !self.conn.poll_transmit().is_empty();
+                        if receiving && !owes {
                             return Step::Deliver(message);
                         }
+                        // Held: a receiver gets it after the reply it caused is written.
                         self.hold(message);
                         continue;
                     }
@@ -543,15 +568,6 @@ impl Session {
                         self.fail(Error::Connection(e));
                         continue;
                     }
-                }
-            }
-            // 3. write what we owe (pongs, close replies, messages)
-            if !self.broken && !self.write_blocked {
-                if !self.conn.poll_transmit().is_empty() {
-                    return Step::Write(self.conn.poll_transmit());
-                }
-                if self.needs_flush {
-                    return Step::Flush;
                 }
             }
             let written = self.is_flushed();
