@@ -208,7 +208,8 @@ struct TxMsg {
     utf8: Utf8Carry,
 }
 
-/// The outbound queue: `out[pos..]` is unwritten.
+/// The outbound queue: `out[pos..]` is unwritten, with shared frames (encoded once for many
+/// connections) placed between its bytes.
 #[derive(Debug, Default)]
 struct TxQueue {
     out: Vec<u8>,
@@ -217,6 +218,14 @@ struct TxQueue {
     written: u64,
     /// End offsets (in `written` terms) of automatic pongs not yet written.
     pongs: VecDeque<u64>,
+    /// Owned bytes (of `out`) reported written since the start.
+    owned_written: u64,
+    /// Shared frames, each after the owned bytes up to its mark (in `owned_written` terms).
+    shared: VecDeque<(u64, bytes::Bytes)>,
+    /// Bytes of the front shared frame already written.
+    shared_pos: usize,
+    /// Unwritten bytes of all shared frames.
+    shared_len: usize,
 }
 
 /// The connection state other than the receive buffers.
@@ -485,6 +494,14 @@ impl Connection {
     ) -> Result<(), SendError> {
         self.core.send_data(kind, data, fin, false, options, false)
     }
+    /// Queue a text or binary message encoded once for many connections: a server queues
+    /// the shared frame itself (its compressed form where this connection agreed
+    /// `server_no_context_takeover` with a 15-bit window), with no copy; a client, a
+    /// connection with another extension or with outgoing fragmentation encodes the payload
+    /// as for [`send_message`](Connection::send_message).
+    pub fn send_prepared(&mut self, frame: &crate::frame::PreparedFrame) -> Result<(), SendError> {
+        self.core.send_prepared(frame)
+    }
     /// Queue a ping (payload at most 125 bytes).
     pub fn send_ping(&mut self, data: &[u8]) -> Result<(), SendError> {
         self.core.send_control(crate::frame::OpCode::Ping, data)
@@ -533,7 +550,9 @@ impl Connection {
     pub fn poll_event(&mut self) -> Result<Option<Event<'_>>, Error> {
         recv::poll_event(self)
     }
-    /// Bytes to write to the transport (empty: nothing to write).
+    /// Bytes to write to the transport (empty: nothing to write). Frames queued with
+    /// [`send_prepared`](Connection::send_prepared) come out as pieces of their own: write,
+    /// [`advance_transmit`](Connection::advance_transmit), and call again until it is empty.
     #[must_use]
     pub fn poll_transmit(&self) -> &[u8] {
         self.core.tx.pending()

@@ -1,10 +1,11 @@
 //! The send path: commands encoded into the outbound queue.
 
+use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
 use super::buffer::SHRINK_ABOVE;
 use super::{Core, MessageKind, Role, State, TxMsg, TxQueue};
-use crate::frame::{FrameHeader, OpCode, apply_mask};
+use crate::frame::{FrameHeader, OpCode, PreparedFrame, apply_mask};
 use crate::utf8::Utf8Carry;
 use crate::{Instant, SendError};
 
@@ -12,19 +13,60 @@ impl TxQueue {
     /// Bytes queued and not yet written.
     #[inline]
     pub(super) fn buffered(&self) -> usize {
-        self.out.len() - self.pos
+        self.out.len() - self.pos + self.shared_len
     }
 
-    /// The unwritten bytes.
+    /// Owned bytes before the next shared frame (all of them if none waits).
+    #[inline]
+    fn owned_run(&self) -> usize {
+        let owned = self.out.len() - self.pos;
+        match self.shared.front() {
+            Some(&(mark, _)) => owned.min(mark.saturating_sub(self.owned_written) as usize),
+            None => owned,
+        }
+    }
+
+    /// The unwritten bytes, up to the next boundary between owned and shared bytes.
     #[inline]
     pub(super) fn pending(&self) -> &[u8] {
-        self.out.get(self.pos..).unwrap_or_default()
+        if self.shared.is_empty() {
+            return self.out.get(self.pos..).unwrap_or_default();
+        }
+        let run = self.owned_run();
+        if run > 0 {
+            return self.out.get(self.pos..self.pos + run).unwrap_or_default();
+        }
+        match self.shared.front() {
+            Some((_, frame)) => frame.get(self.shared_pos..).unwrap_or_default(),
+            None => &[],
+        }
     }
 
-    /// `n` bytes were written.
+    /// Queues a shared frame after everything queued so far.
+    pub(super) fn push_shared(&mut self, frame: bytes::Bytes) {
+        let mark = self.owned_written + (self.out.len() - self.pos) as u64;
+        self.shared_len += frame.len();
+        self.shared.push_back((mark, frame));
+    }
+
+    /// `n` bytes of [`pending`](TxQueue::pending) were written.
     pub(super) fn advance(&mut self, n: usize) {
-        let n = n.min(self.buffered());
-        self.pos += n;
+        let n = n.min(self.pending().len());
+        if self.shared.is_empty() || self.owned_run() > 0 {
+            self.pos += n;
+            self.owned_written += n as u64;
+        } else {
+            self.shared_pos += n;
+            self.shared_len -= n;
+            if self
+                .shared
+                .front()
+                .is_some_and(|(_, frame)| self.shared_pos >= frame.len())
+            {
+                self.shared.pop_front();
+                self.shared_pos = 0;
+            }
+        }
         self.written += n as u64;
         while let Some(&end) = self.pongs.front() {
             if end > self.written {
@@ -99,6 +141,7 @@ impl TxQueue {
         if self.buffered() == 0 {
             self.out = Vec::new();
             self.pos = 0;
+            self.shared = VecDeque::new();
         }
         if self.pongs.is_empty() {
             self.pongs = Default::default();
@@ -277,6 +320,45 @@ impl Core {
                 self.tx.frame(fin, rsv, opcode, payload, key);
             }
         }
+    }
+
+    /// Queues a message encoded once for many connections (see [`PreparedFrame`]).
+    pub(super) fn send_prepared(&mut self, frame: &PreparedFrame) -> Result<(), SendError> {
+        self.check_can_send()?;
+        if self.tx_msg.is_some() {
+            return Err(SendError::MessageInProgress);
+        }
+        if self.tx.buffered() >= self.config.max_send_queue {
+            return Err(SendError::Full);
+        }
+        let deflate = self.extensions.iter().find_map(|e| e.permessage_deflate());
+        let others = self
+            .extensions
+            .iter()
+            .any(|e| e.permessage_deflate().is_none());
+        if self.role == Role::Client || others || self.config.fragment_size.is_some() {
+            // Masked per frame, transformed by another extension, or fragmented: this
+            // connection encodes the payload itself.
+            return self.send_data(
+                frame.kind(),
+                frame.payload(),
+                true,
+                true,
+                super::SendOptions::new(),
+                true,
+            );
+        }
+        let shared = match (frame.deflated(), deflate) {
+            (Some(deflated), Some(agreed))
+                if agreed.server_no_context_takeover && agreed.server_max_window_bits == 15 =>
+            {
+                deflated
+            }
+            _ => frame.plain(),
+        };
+        self.tx.push_shared(shared.clone());
+        self.note_activity();
+        Ok(())
     }
 
     /// Queues a ping or pong the application asked for.

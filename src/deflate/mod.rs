@@ -38,7 +38,7 @@
 //! * **Memory**: the compressor (~300 KiB) and decompressor (~45 KiB) are allocated on first
 //!   use, and dropped after each message in a direction without context takeover.
 
-mod codec;
+pub(crate) mod codec;
 mod params;
 
 use alloc::boxed::Box;

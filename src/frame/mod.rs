@@ -21,11 +21,13 @@
 
 mod close;
 pub mod mask;
+mod prepared;
 
 pub use close::CloseCode;
 pub use mask::apply_mask;
 #[doc(hidden)]
 pub use mask::apply_mask_naive;
+pub use prepared::PreparedFrame;
 
 use crate::{ProtocolError, Status};
 

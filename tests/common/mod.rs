@@ -63,10 +63,15 @@ pub fn events(conn: &mut Connection) -> Vec<Ev> {
     panic!("poll_event never returned Ok(None)");
 }
 
-/// Takes everything queued for the peer.
+/// Takes everything queued for the peer (`poll_transmit` hands shared frames out as pieces
+/// of their own).
 pub fn transmit(conn: &mut Connection) -> Vec<u8> {
-    let out = conn.poll_transmit().to_vec();
-    conn.advance_transmit(out.len());
+    let mut out = Vec::new();
+    while !conn.poll_transmit().is_empty() {
+        let n = conn.poll_transmit().len();
+        out.extend_from_slice(conn.poll_transmit());
+        conn.advance_transmit(n);
+    }
     out
 }
 
