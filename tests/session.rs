@@ -319,3 +319,40 @@ fn every_connection_ends_once_both_stop() {
         }
     }
 }
+
+#[test]
+fn a_peer_that_never_reads_cannot_hold_a_failed_connection() {
+    let mut p = SessionPair::new(
+        Config::new(),
+        Config::new().close_timeout(Duration::from_secs(5)),
+    );
+    p.window = 0; // nothing the server writes ever leaves
+    p.to_server.bytes.extend(cframe(true, 0x3, b"x")); // a reserved opcode
+    p.client.ended = true;
+    p.run_until(Instant::from_duration(Duration::from_secs(60)));
+    assert!(p.server.ended, "{:?}", p.server.seen);
+    assert!(
+        p.now <= Instant::from_duration(Duration::from_secs(10)),
+        "{:?}",
+        p.now
+    );
+    let failures = p.server.failures();
+    assert_eq!(failures.len(), 1);
+    assert_eq!(failures[0].close_code(), Some(CloseCode::PROTOCOL_ERROR));
+}
+
+#[test]
+fn terminate_is_bounded_when_the_close_frame_cannot_leave() {
+    let mut p = SessionPair::new(
+        Config::new(),
+        Config::new().close_timeout(Duration::from_secs(5)),
+    );
+    p.drive();
+    p.window = 0;
+    p.client.ended = true;
+    p.server.session.terminate(CloseCode::GOING_AWAY, "", false);
+    p.run_until(Instant::from_duration(Duration::from_secs(60)));
+    assert!(p.server.ended);
+    assert!(p.server.failures().is_empty(), "{:?}", p.server.seen);
+    assert!(p.now <= Instant::from_duration(Duration::from_secs(5)));
+}

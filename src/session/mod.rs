@@ -92,6 +92,14 @@ const READ_MAX: usize = 32 * 1024;
 /// pings and its memory stays bounded.
 const MAX_HELD_CONTROL: usize = 16;
 
+/// The earlier of two optional instants.
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 /// Who runs a step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Turn {
@@ -196,6 +204,8 @@ pub struct Session {
     /// `poll_event` last returned nothing (so an idle step does not parse again).
     parse_ready: bool,
     read_size: usize,
+    /// When a connection that is over stops waiting for its last bytes to drain.
+    drain_deadline: Option<Instant>,
     /// Counts changes a waiting half may care about (held messages, failure, end, shutdown,
     /// end of input); see [`Session::watch`].
     changes: u32,
@@ -241,6 +251,7 @@ impl Session {
             terminated: false,
             parse_ready: true,
             read_size: READ_MIN,
+            drain_deadline: None,
             changes: 0,
             write_through: false,
             bytes_received: 0,
@@ -360,9 +371,10 @@ impl Session {
         self.paused
     }
 
-    /// The next deadline of the connection's timers.
+    /// The next deadline: the connection's timers, or the end of the wait for the last
+    /// bytes of a connection that is over.
     pub fn deadline(&self) -> Option<Instant> {
-        self.conn.poll_timeout()
+        earliest(self.conn.poll_timeout(), self.drain_deadline)
     }
 
     /// The connection underneath, read-only.
@@ -520,7 +532,7 @@ impl Session {
             }
             // Every state change below either returns or continues, so this deadline holds
             // for the whole pass.
-            let deadline = self.conn.poll_timeout();
+            let deadline = earliest(self.conn.poll_timeout(), self.drain_deadline);
             if !timers_fired && deadline.is_some_and(|d| d <= now) {
                 // Once per call: a deadline the engine does not move cannot spin this loop.
                 timers_fired = true;
@@ -571,6 +583,22 @@ impl Session {
                 }
             }
             let written = self.is_flushed();
+            // A connection that is over (failed, closed, terminated) gives what it still owes
+            // the peer the close timeout to drain; a peer that never reads cannot hold it.
+            if !written && !self.broken && self.is_over() {
+                match self.drain_deadline {
+                    Some(limit) if now >= limit => {
+                        self.give_up();
+                        continue;
+                    }
+                    Some(_) => {}
+                    None => {
+                        let limit = now + self.conn.config().get_close_timeout();
+                        self.drain_deadline = Some(limit);
+                        continue;
+                    }
+                }
+            }
             // 4. a held failure goes out once our Close is written (or cannot be); with no
             // receiver left there is no one to tell (a sender learns from its own calls)
             if self.receiver_gone {
@@ -629,6 +657,22 @@ impl Session {
             }
             return Step::Wait(deadline);
         }
+    }
+
+    /// Whether nothing but draining and closing is left.
+    fn is_over(&self) -> bool {
+        self.failure.is_some()
+            || self.failed
+            || self.terminated
+            || self.conn.state() == State::Closed
+    }
+
+    /// The last bytes did not drain in time: stop writing, as if the transport broke (a held
+    /// failure is still reported; no new one is added).
+    fn give_up(&mut self) {
+        self.broken = true;
+        self.changes = self.changes.wrapping_add(1);
+        self.conn.drop_connection(CloseCode::ABNORMAL, "", true);
     }
 
     /// Records the connection's failure, the first one only.
