@@ -121,6 +121,8 @@ pub mod handshake;
 pub mod io;
 pub mod message;
 pub mod rand;
+#[cfg(feature = "tokio")]
+pub mod server;
 pub mod session;
 mod status;
 mod time;

@@ -83,7 +83,7 @@ mod server;
 mod url;
 
 pub use client::{ClientHandshake, ClientOptions, ClientParts};
-pub use request::Request;
+pub use request::{PlainRequest, Request};
 pub use response::{
     Accept, HeaderEditor, Negotiated, Reject, ResponseParts, accept_parsed, negotiate,
 };

@@ -190,3 +190,43 @@ impl Request {
 fn trim(v: &[u8]) -> &[u8] {
     v.trim_ascii()
 }
+
+/// An HTTP request that is not a WebSocket upgrade (no `Upgrade: websocket`), kept so that a
+/// server can answer it itself (a page at `/`, a health check) through
+/// [`ServerHandshake::answer_plain`](super::ServerHandshake::answer_plain).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlainRequest {
+    method: String,
+    target: String,
+    headers: Vec<(String, Vec<u8>)>,
+}
+
+impl PlainRequest {
+    pub(crate) fn new(method: String, target: String, headers: Vec<(String, Vec<u8>)>) -> Self {
+        PlainRequest {
+            method,
+            target,
+            headers,
+        }
+    }
+    /// The method (`GET`, `POST`, …).
+    pub fn method(&self) -> &str {
+        &self.method
+    }
+    /// The request target as sent (path and query).
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+    /// The path of the target, without the query.
+    pub fn path(&self) -> &str {
+        self.target
+            .split_once('?')
+            .map_or(self.target.as_str(), |(p, _)| p)
+    }
+    /// The first value of a header (case-insensitive name), if it is UTF-8.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        values(&self.headers, name)
+            .next()
+            .and_then(|v| core::str::from_utf8(v).ok())
+    }
+}

@@ -6,7 +6,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::{
-    Accept, HandshakeError, HeadReader, Negotiated, Reject, Request, map_httparse, negotiate,
+    Accept, HandshakeError, HeadReader, Negotiated, PlainRequest, Reject, Request, map_httparse,
+    negotiate,
 };
 use crate::extension::Extension;
 use crate::{Config, Connection, Instant, Role, Status};
@@ -79,6 +80,8 @@ pub struct ServerHandshake {
     options: ServerOptions,
     state: State,
     request: Option<Request>,
+    /// A request that parsed as HTTP but is not an upgrade.
+    plain: Option<PlainRequest>,
     /// Bytes after the request (the client's first frames).
     leftover: Vec<u8>,
     transmit: Vec<u8>,
@@ -93,6 +96,7 @@ impl ServerHandshake {
             options,
             state: State::Reading(reader),
             request: None,
+            plain: None,
             leftover: Vec::new(),
             transmit: Vec::new(),
             sent: 0,
@@ -118,7 +122,7 @@ impl ServerHandshake {
             Ok(Some(n)) => {
                 self.leftover
                     .extend_from_slice(bytes.get(n..).unwrap_or_default());
-                parse_request(reader, self.options.max_headers)
+                parse_request(reader, self.options.max_headers, &mut self.plain)
             }
             Err(e) => Err(e),
         };
@@ -197,6 +201,22 @@ impl ServerHandshake {
         })
     }
 
+    /// A request that parsed as HTTP/1.x but is not a WebSocket upgrade (after
+    /// [`receive`](Self::receive) failed with [`HandshakeError::MissingUpgrade`] or
+    /// [`HandshakeError::MethodNotAllowed`]).
+    pub fn plain_request(&self) -> Option<&PlainRequest> {
+        self.plain.as_ref()
+    }
+
+    /// Answers a [`plain_request`](Self::plain_request) with this response (status, headers,
+    /// body) instead of the error response: write it, then close.
+    pub fn answer_plain(&mut self, response: Reject) {
+        if self.plain.is_some() {
+            self.transmit = response.to_bytes();
+            self.sent = 0;
+        }
+    }
+
     /// Refuses: queues the response in [`poll_transmit`](Self::poll_transmit); write it, then
     /// close. Ignored if an error response is already queued.
     pub fn reject(&mut self, reject: Reject) {
@@ -220,7 +240,11 @@ impl ServerHandshake {
     }
 }
 
-fn parse_request(reader: &HeadReader, max_headers: usize) -> Result<Request, HandshakeError> {
+fn parse_request(
+    reader: &HeadReader,
+    max_headers: usize,
+    plain: &mut Option<PlainRequest>,
+) -> Result<Request, HandshakeError> {
     let mut slots = reader.header_slots(max_headers);
     let mut req = httparse::Request::new(&mut slots);
     match req.parse(reader.head()) {
@@ -233,6 +257,19 @@ fn parse_request(reader: &HeadReader, max_headers: usize) -> Result<Request, Han
     let (Some(method), Some(target), Some(version)) = (req.method, req.path, req.version) else {
         return Err(HandshakeError::Malformed("request line"));
     };
+    let upgrade = req.headers.iter().any(|h| {
+        h.name.eq_ignore_ascii_case("Upgrade")
+            && h.value
+                .split(|b| *b == b',')
+                .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"websocket"))
+    });
+    if !upgrade {
+        *plain = Some(PlainRequest::new(
+            String::from(method),
+            String::from(target),
+            super::own_headers(req.headers),
+        ));
+    }
     if method != "GET" {
         return Err(HandshakeError::MethodNotAllowed);
     }

@@ -28,6 +28,7 @@ use futures_core::Stream;
 use futures_sink::Sink;
 
 use super::{AcceptOptions, Callback, ConnectOptions, Error, Message, Target};
+use crate::frame::PreparedFrame;
 use crate::handshake::{Request, Response};
 use crate::session::{AcceptStep, Accepting, Decision, DialStep, Dialing, Io, Session, Step, Turn};
 use crate::{CloseCode, Instant, SendError, SendOptions, State};
@@ -622,6 +623,12 @@ impl<T: PollIo> WebSocket<T> {
         send(&self.inner, message, options).await
     }
 
+    /// Sends a message encoded once for many connections (see [`PreparedFrame`]): a server
+    /// writes the shared bytes without a copy.
+    pub async fn send_prepared(&mut self, frame: &PreparedFrame) -> Result<(), Error> {
+        send_prepared(&self.inner, frame).await
+    }
+
     /// Closes: sends Close(code, reason), then keeps reading (discarding data) until the
     /// peer's Close arrives and the transport is closed, or the close timeout runs out
     /// ([`Config::close_timeout`](crate::Config::close_timeout)): it never hangs. `Ok` after a
@@ -680,6 +687,12 @@ async fn send<T: PollIo>(
     core::future::poll_fn(|cx| inner.poll_flush(cx)).await
 }
 
+async fn send_prepared<T: PollIo>(inner: &Inner<T>, frame: &PreparedFrame) -> Result<(), Error> {
+    core::future::poll_fn(|cx| inner.poll_ready(cx)).await?;
+    inner.lock().session.send_prepared(frame)?;
+    core::future::poll_fn(|cx| inner.poll_flush(cx)).await
+}
+
 impl<T: PollIo> ReadHalf<T> {
     /// The next message; `None` once the connection is closed and the transport shut down.
     pub async fn recv(&mut self) -> Option<Result<Message, Error>> {
@@ -719,6 +732,11 @@ impl<T: PollIo> WriteHalf<T> {
     /// [`send`](WriteHalf::send) with options.
     pub async fn send_with(&mut self, message: Message, options: SendOptions) -> Result<(), Error> {
         send(&self.inner, message, options).await
+    }
+
+    /// Sends a message encoded once for many connections (see [`PreparedFrame`]).
+    pub async fn send_prepared(&mut self, frame: &PreparedFrame) -> Result<(), Error> {
+        send_prepared(&self.inner, frame).await
     }
 
     /// Sends Close(code, reason) and waits until the closing handshake is over (the

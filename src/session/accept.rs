@@ -2,6 +2,7 @@
 //! take time), answer with 101 or a rejection, all before a deadline.
 
 use alloc::boxed::Box;
+use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt;
@@ -11,20 +12,39 @@ use core::pin::Pin;
 use core::time::Duration;
 
 use super::{Error, Misuse, Session};
-use crate::handshake::{Accept, HandshakeError, Reject, Request, ServerHandshake, ServerOptions};
+use crate::handshake::{
+    Accept, HandshakeError, PlainRequest, Reject, Request, ServerHandshake, ServerOptions,
+};
 use crate::{Config, Connection, Instant, Status};
 
 /// Read size while the request comes in.
 const REQUEST_CHUNK: usize = 2048;
 
+/// Answers plain HTTP requests (not upgrades) on a WebSocket port; `None` keeps the
+/// handshake's error response (400 or 405).
+pub type PlainHandler = Arc<dyn Fn(&PlainRequest) -> Option<Reject> + Send + Sync>;
+
 /// Server options of the adapters: the handshake's [`ServerOptions`], a handshake timeout, and
 /// what the executor knows about the transport (peer address, TLS) for the decision.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct AcceptOptions {
     server: ServerOptions,
     handshake_timeout: Option<Duration>,
     peer_addr: Option<SocketAddr>,
     secure: bool,
+    plain: Option<PlainHandler>,
+}
+
+impl fmt::Debug for AcceptOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AcceptOptions")
+            .field("server", &self.server)
+            .field("handshake_timeout", &self.handshake_timeout)
+            .field("peer_addr", &self.peer_addr)
+            .field("secure", &self.secure)
+            .field("plain", &self.plain.is_some())
+            .finish()
+    }
 }
 
 impl Default for AcceptOptions {
@@ -50,7 +70,19 @@ impl AcceptOptions {
             handshake_timeout: Some(Self::DEFAULT_HANDSHAKE_TIMEOUT),
             peer_addr: None,
             secure: false,
+            plain: None,
         }
+    }
+
+    /// Answers requests that are not WebSocket upgrades with `handler`'s response (a page at
+    /// `/`, a health check; the connection is closed after it). Without it, or when it
+    /// returns `None`, they get the handshake's error (400, or 405 for other methods).
+    pub fn plain_http(
+        mut self,
+        handler: impl Fn(&PlainRequest) -> Option<Reject> + Send + Sync + 'static,
+    ) -> Self {
+        self.plain = Some(Arc::new(handler));
+        self
     }
 
     /// Bound on receiving the request, deciding, and sending the response. Default 10 s.
@@ -235,6 +267,7 @@ pub struct Accepting {
     deadline: Option<Instant>,
     peer_addr: Option<SocketAddr>,
     secure: bool,
+    plain: Option<PlainHandler>,
 }
 
 impl fmt::Debug for Accepting {
@@ -263,6 +296,7 @@ impl Accepting {
             deadline: options.handshake_timeout.map(|t| now + t),
             peer_addr: options.peer_addr,
             secure: options.secure,
+            plain: options.plain,
         }
     }
 
@@ -359,7 +393,18 @@ impl Accepting {
             }
             Err(e) => {
                 self.buf = Vec::new();
-                self.error = Some(Error::Handshake(e));
+                let answer = match (&self.plain, self.handshake.plain_request()) {
+                    (Some(handler), Some(request)) => handler(request),
+                    _ => None,
+                };
+                self.error = Some(match answer {
+                    Some(response) => {
+                        let status = response.status;
+                        self.handshake.answer_plain(response);
+                        Error::PlainHttp(status)
+                    }
+                    None => Error::Handshake(e),
+                });
                 self.phase = Phase::Refusing;
             }
         }

@@ -32,6 +32,9 @@ pub enum Error {
     /// Server: the accept callback rejected the request with this HTTP status (the response
     /// was sent).
     Rejected(u16),
+    /// Server: the request was plain HTTP, not an upgrade, and was answered with this status
+    /// ([`AcceptOptions::plain_http`](crate::session::AcceptOptions::plain_http)).
+    PlainHttp(u16),
     /// Client: the URL needs TLS (`wss://`) and no stream was supplied: connect the TLS stream
     /// yourself and use the adapter's `connect_with`. The URL is given.
     TlsRequired(String),
@@ -103,6 +106,7 @@ impl Error {
             Error::Connection(_) => io::ErrorKind::InvalidData,
             Error::Handshake(HandshakeError::UnexpectedResponse(_))
             | Error::Rejected(_)
+            | Error::PlainHttp(_)
             | Error::TooManyRedirects(_)
             | Error::BadRedirect(_) => io::ErrorKind::ConnectionRefused,
             Error::Handshake(_) => io::ErrorKind::InvalidData,
@@ -124,6 +128,7 @@ impl fmt::Display for Error {
             Error::Handshake(e) => write!(f, "handshake failed: {e}"),
             Error::HandshakeTimeout => f.write_str("handshake timed out"),
             Error::Rejected(status) => write!(f, "handshake rejected with HTTP {status}"),
+            Error::PlainHttp(status) => write!(f, "plain HTTP request answered with {status}"),
             Error::TlsRequired(url) => {
                 write!(
                     f,

@@ -78,7 +78,8 @@ mod dial;
 mod error;
 
 pub use accept::{
-    AcceptAll, AcceptOptions, AcceptStep, Accepting, Callback, Decision, accept_parsed,
+    AcceptAll, AcceptOptions, AcceptStep, Accepting, Callback, Decision, PlainHandler,
+    accept_parsed,
 };
 pub use dial::{ConnectOptions, DialStep, Dialing, Target};
 pub use error::{Error, Misuse};
@@ -470,6 +471,17 @@ impl Session {
         message
             .queue_with(&mut self.conn, now, options)
             .map_err(Error::Send)
+    }
+
+    /// Queues a message encoded once for many connections ([`PreparedFrame`]): a server
+    /// shares its bytes, without a copy.
+    ///
+    /// [`PreparedFrame`]: crate::frame::PreparedFrame
+    pub fn send_prepared(&mut self, frame: &crate::frame::PreparedFrame) -> Result<(), Error> {
+        if self.broken {
+            return Err(Error::Send(SendError::Closed));
+        }
+        self.conn.send_prepared(frame).map_err(Error::Send)
     }
 
     /// Starts the closing handshake with this code and reason, unless it already started
