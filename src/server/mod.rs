@@ -274,7 +274,10 @@ impl<U: Send + Sync + 'static> ServerBuilder<U> {
             connections: AtomicUsize::new(0),
             shutting_down: AtomicBool::new(false),
             stop: Notify::new(),
+            shutdown_started: Notify::new(),
+            shutdown_done: AtomicBool::new(false),
             changed: Notify::new(),
+            close_timeout: self.config.get_close_timeout(),
             deflate: self.deflate,
         });
         Server {
@@ -296,8 +299,14 @@ pub(crate) struct Registry<U> {
     shutting_down: AtomicBool,
     /// Tells the accept loop to stop.
     stop: Notify,
+    /// Handshakes in progress give up.
+    shutdown_started: Notify,
+    /// `shutdown` returned (`run` stops waiting even for handlers that never return).
+    shutdown_done: AtomicBool,
     /// A connection ended.
     changed: Notify,
+    /// The connections' close timeout (bounds the last wait of a shutdown).
+    close_timeout: Duration,
     deflate: Option<DeflateConfig>,
 }
 
@@ -481,6 +490,7 @@ impl<U: Send + Sync + 'static> ServerHandle<U> {
     pub async fn shutdown(&self, code: CloseCode, reason: &str, grace: Duration) {
         self.registry.shutting_down.store(true, Ordering::Release);
         self.registry.stop.notify_one();
+        self.registry.shutdown_started.notify_waiters();
         for entry in self.registry.entries() {
             entry.outbox.close(code, reason, false);
         }
@@ -489,8 +499,13 @@ impl<U: Send + Sync + 'static> ServerHandle<U> {
             for entry in self.registry.entries() {
                 entry.outbox.close(code, reason, true);
             }
-            self.wait_closed().await;
+            // Ended connections finish within the close timeout; a handler that ignores
+            // the end of its connection is not waited for beyond that.
+            let last = self.registry.close_timeout + Duration::from_secs(1);
+            let _ = tokio::time::timeout(last, self.wait_closed()).await;
         }
+        self.registry.shutdown_done.store(true, Ordering::Release);
+        self.registry.changed.notify_waiters();
     }
 
     /// Waits until no connection is left (after [`shutdown`](Self::shutdown), or when the
@@ -498,7 +513,9 @@ impl<U: Send + Sync + 'static> ServerHandle<U> {
     pub async fn wait_closed(&self) {
         loop {
             let changed = self.registry.changed.notified();
-            if self.registry.connections.load(Ordering::Acquire) == 0 {
+            if self.registry.connections.load(Ordering::Acquire) == 0
+                || self.registry.shutdown_done.load(Ordering::Acquire)
+            {
                 return;
             }
             changed.await;
@@ -675,7 +692,12 @@ async fn connection<U: Send + Sync + 'static>(
         }
     };
     let transport: Transport = Box::new(stream);
-    let ws = match on_tokio::accept_with(transport, options, decide).await {
+    let accepted = tokio::select! {
+        accepted = on_tokio::accept_with(transport, options, decide) => accepted,
+        // A handshake in progress when the server shuts down is dropped.
+        () = registry.shutdown_started.notified() => Err(Error::Rejected(503)),
+    };
+    let ws = match accepted {
         Ok(ws) => ws,
         Err(e) => {
             if let Some(entry) = lock(&chosen).take() {
