@@ -421,7 +421,7 @@ impl<U: Send + Sync + 'static> ServerHandle<U> {
 
     /// Sends a text or binary message to every client, encoded once. Never waits.
     pub fn broadcast(&self, message: &Message) -> Fanout {
-        self.broadcast_to(message, |_| true)
+        self.broadcast_all(message)
     }
 
     /// Sends to every client but one (usually the sender).
@@ -435,11 +435,28 @@ impl<U: Send + Sync + 'static> ServerHandle<U> {
         message: &Message,
         filter: impl Fn(&ClientRef<U>) -> bool,
     ) -> Fanout {
-        let entries: Vec<_> = self
-            .clients()
+        // Unsorted, one pass: the order of recipients does not matter to a fan-out.
+        let entries: Vec<_> = lock(&self.registry.clients)
+            .values()
+            .filter(|e| e.open.load(Ordering::Acquire))
+            .cloned()
+            .collect();
+        let chosen: Vec<_> = entries
             .into_iter()
+            .map(|entry| self.client_ref(entry))
             .filter(|c| filter(c))
             .map(|c| c.entry)
+            .collect();
+        self.registry.fan_out(message, &chosen)
+    }
+
+    /// Sends to every client, encoded once (the fast path of [`broadcast`](Self::broadcast)
+    /// without a filter).
+    fn broadcast_all(&self, message: &Message) -> Fanout {
+        let entries: Vec<_> = lock(&self.registry.clients)
+            .values()
+            .filter(|e| e.open.load(Ordering::Acquire))
+            .cloned()
             .collect();
         self.registry.fan_out(message, &entries)
     }
