@@ -404,3 +404,29 @@ async fn graceful_shutdown_closes_everyone_with_1001() {
         Err(Error::Io(_) | Error::Handshake(_))
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pluggable_acceptor_wraps_each_stream() {
+    let wrapped = Arc::new(AtomicUsize::new(0));
+    let count = wrapped.clone();
+    let builder = ServerBuilder::new()
+        .router(chat_router())
+        // Stands in for a TLS acceptor: any stream type will do.
+        .acceptor(true, move |tcp: TcpStream| {
+            count.fetch_add(1, Ordering::SeqCst);
+            async move { Ok(tcp) }
+        })
+        .verify(|request: &Request| {
+            Decision::Now(if request.is_secure() {
+                Ok(Accept::default())
+            } else {
+                Err(Reject::new(400))
+            })
+        });
+    let (base, handle, _task) = start(builder).await;
+    let mut a = client(&base, "/ws").await;
+    wait_for(|| handle.client_count() == 1).await;
+    a.send(Message::text("through the acceptor")).await.unwrap();
+    assert_eq!(next_text(&mut a).await, "through the acceptor");
+    assert_eq!(wrapped.load(Ordering::SeqCst), 1);
+}

@@ -84,6 +84,11 @@ type Verify = Arc<dyn Fn(&Request) -> Decision + Send + Sync>;
 type OnError = Arc<dyn Fn(&Error, Option<SocketAddr>) + Send + Sync>;
 type MakeData<U> = Arc<dyn Fn(&Request) -> U + Send + Sync>;
 type PlainHttp = Arc<dyn Fn(&PlainRequest) -> Option<Reject> + Send + Sync>;
+type Acceptor = Arc<
+    dyn Fn(TcpStream) -> Pin<Box<dyn Future<Output = std::io::Result<Transport>> + Send>>
+        + Send
+        + Sync,
+>;
 
 /// How many messages (or bytes) a fan-out reached.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -125,6 +130,7 @@ pub struct ServerBuilder<U = ()> {
     on_error: Option<OnError>,
     plain_http: Option<PlainHttp>,
     make_data: MakeData<U>,
+    acceptor: Option<(Acceptor, bool)>,
 }
 
 impl<U: Default + Send + Sync + 'static> Default for ServerBuilder<U> {
@@ -163,6 +169,7 @@ impl<U: Default + Send + Sync + 'static> ServerBuilder<U> {
             on_error: None,
             plain_http: None,
             make_data: Arc::new(|_| U::default()),
+            acceptor: None,
         }
     }
 }
@@ -250,6 +257,23 @@ impl<U: Send + Sync + 'static> ServerBuilder<U> {
         handler: impl Fn(&PlainRequest) -> Option<Reject> + Send + Sync + 'static,
     ) -> Self {
         self.plain_http = Some(Arc::new(handler));
+        self
+    }
+
+    /// Wraps each accepted TCP stream before the WebSocket handshake, e.g. a TLS acceptor
+    /// (`tokio_rustls::TlsAcceptor::accept`); it runs in the connection's own task, within
+    /// the handshake timeout. `secure` is what verification sees as [`Request::is_secure`].
+    pub fn acceptor<F, Fut, S>(mut self, secure: bool, accept: F) -> Self
+    where
+        F: Fn(TcpStream) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = std::io::Result<S>> + Send + 'static,
+        S: AsyncStream,
+    {
+        let accept: Acceptor = Arc::new(move |tcp| {
+            let fut = accept(tcp);
+            Box::pin(async move { fut.await.map(|s| Box::new(s) as Transport) })
+        });
+        self.acceptor = Some((accept, secure));
         self
     }
 
@@ -708,7 +732,28 @@ async fn connection<U: Send + Sync + 'static>(
             }
         }
     };
-    let transport: Transport = Box::new(stream);
+    let transport: Transport = match &settings.acceptor {
+        None => Box::new(stream),
+        Some((accept, secure)) => {
+            options = options.secure(*secure);
+            let wrapped = tokio::time::timeout(settings.handshake_timeout, accept(stream));
+            match wrapped.await {
+                Ok(Ok(transport)) => transport,
+                Ok(Err(e)) => {
+                    if let Some(hook) = &settings.on_error {
+                        hook(&Error::Io(e), Some(addr));
+                    }
+                    return;
+                }
+                Err(_) => {
+                    if let Some(hook) = &settings.on_error {
+                        hook(&Error::HandshakeTimeout, Some(addr));
+                    }
+                    return;
+                }
+            }
+        }
+    };
     let accepted = tokio::select! {
         accepted = on_tokio::accept_with(transport, options, decide) => accepted,
         // A handshake in progress when the server shuts down is dropped.
