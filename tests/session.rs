@@ -356,3 +356,41 @@ fn terminate_is_bounded_when_the_close_frame_cannot_leave() {
     assert!(p.server.failures().is_empty(), "{:?}", p.server.seen);
     assert!(p.now <= Instant::from_duration(Duration::from_secs(5)));
 }
+
+mod splits {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn message() -> impl Strategy<Value = Message> {
+        prop_oneof![
+            ".{0,40}".prop_map(Message::text),
+            prop::collection::vec(any::<u8>(), 0..300).prop_map(Message::binary),
+            prop::collection::vec(any::<u8>(), 0..125).prop_map(Message::ping),
+        ]
+    }
+
+    proptest! {
+        /// Whatever the read sizes and however little the transport takes per write, the
+        /// server's application sees the client's messages, in order, then the Close.
+        #[test]
+        fn any_split_gives_the_same_messages(
+            messages in prop::collection::vec(message(), 0..20),
+            read_chunk in 1usize..64,
+            window in 1usize..200,
+        ) {
+            let mut p = SessionPair::default_pair();
+            p.read_chunk = read_chunk;
+            p.window = window;
+            for m in &messages {
+                p.client.session.send(p.now, m).unwrap();
+            }
+            p.client.session.close(p.now, CloseCode::NORMAL, "done").unwrap();
+            p.run_until(Instant::from_duration(Duration::from_secs(60)));
+            let mut expected: Vec<&Message> = messages.iter().collect();
+            let close = Message::close(CloseCode::NORMAL, "done");
+            expected.push(&close);
+            prop_assert_eq!(p.server.messages(), expected);
+            prop_assert!(p.client.ended && p.server.ended);
+        }
+    }
+}
