@@ -20,17 +20,19 @@ fn sframe_text(s: &str) -> Vec<u8> {
 #[test]
 fn shared_frames_keep_their_place() {
     let mut s = server();
-    let shared = PreparedFrame::text("shared");
+    // Over 1 KiB, so it is shared rather than copied.
+    let big = "shared ".repeat(200);
+    let shared = PreparedFrame::text(big.as_str());
     s.send_text("a").unwrap();
     s.send_prepared(&shared).unwrap();
     s.send_text("b").unwrap();
     s.send_prepared(&shared).unwrap();
     s.send_prepared(&shared).unwrap();
     let mut expected = sframe_text("a");
-    expected.extend(sframe_text("shared"));
+    expected.extend(sframe_text(&big));
     expected.extend(sframe_text("b"));
-    expected.extend(sframe_text("shared"));
-    expected.extend(sframe_text("shared"));
+    expected.extend(sframe_text(&big));
+    expected.extend(sframe_text(&big));
     assert_eq!(s.buffered_amount(), expected.len());
     // One byte at a time: the shared bytes never mix with the owned ones.
     let mut out = Vec::new();
@@ -44,7 +46,7 @@ fn shared_frames_keep_their_place() {
 
 #[test]
 fn the_frame_is_shared_not_copied() {
-    let frame = PreparedFrame::binary(vec![7u8; 1000]);
+    let frame = PreparedFrame::binary(vec![7u8; 4000]);
     let mut a = server();
     let mut b = server();
     a.send_prepared(&frame).unwrap();
@@ -131,7 +133,7 @@ proptest! {
     /// Any mix of own and shared frames, written in any pieces, comes out in order.
     #[test]
     fn any_mix_and_any_writes(
-        ops in prop::collection::vec((any::<bool>(), 0usize..300), 1..20),
+        ops in prop::collection::vec((any::<bool>(), 0usize..3000), 1..20),
         writes in prop::collection::vec(1usize..50, 1..200),
     ) {
         let mut s = server();

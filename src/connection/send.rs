@@ -9,6 +9,9 @@ use crate::frame::{FrameHeader, OpCode, PreparedFrame, apply_mask};
 use crate::utf8::Utf8Carry;
 use crate::{Instant, SendError};
 
+/// Shared frames up to this size are copied into the owned bytes (see `push_shared`).
+const COPY_SHARED_UP_TO: usize = 1024;
+
 impl TxQueue {
     /// Bytes queued and not yet written.
     #[inline]
@@ -44,6 +47,12 @@ impl TxQueue {
 
     /// Queues a shared frame after everything queued so far.
     pub(super) fn push_shared(&mut self, frame: bytes::Bytes) {
+        if frame.len() <= COPY_SHARED_UP_TO {
+            // A small frame costs less to copy than to write on its own: it joins the
+            // owned bytes, so one write carries it with its neighbours.
+            self.push_raw(&frame);
+            return;
+        }
         let mark = self.owned_written + (self.out.len() - self.pos) as u64;
         self.shared_len += frame.len();
         self.shared.push_back((mark, frame));

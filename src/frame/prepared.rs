@@ -3,7 +3,9 @@
 //! A [`PreparedFrame`] holds a text or binary message as a complete unmasked server frame,
 //! and optionally a permessage-deflate compressed one, encoded once. Every server connection
 //! that sends it queues the same bytes ([`Connection::send_prepared`]): no per-recipient
-//! encoding or copy, only a reference count. The compressed form is used for connections
+//! encoding, allocation or copy, only a reference count. (A frame of at most 1 KiB is
+//! copied into the connection's output buffer instead, so that it goes out in the same
+//! write as its neighbours: for small messages a copy is cheaper than a write of its own.) The compressed form is used for connections
 //! that agreed `server_no_context_takeover` with a 15-bit window (the message then does not
 //! depend on, or change, that connection's compression context); every other server
 //! connection gets the plain frame (RFC 7692 lets any message go uncompressed). A client
@@ -14,13 +16,14 @@
 //! ```
 //! use wsproto::frame::PreparedFrame;
 //! use wsproto::{Config, Connection, Role};
-//! let frame = PreparedFrame::text("hello everyone");
+//! let frame = PreparedFrame::binary(vec![7u8; 4096]);
 //! let mut a = Connection::new(Role::Server, Config::new());
 //! let mut b = Connection::new(Role::Server, Config::new());
 //! a.send_prepared(&frame).unwrap();
 //! b.send_prepared(&frame).unwrap();
-//! assert_eq!(a.poll_transmit(), b.poll_transmit());
-//! assert_eq!(&a.poll_transmit()[2..], b"hello everyone");
+//! // Both hand out the prepared bytes themselves.
+//! assert_eq!(a.poll_transmit().as_ptr(), frame.plain().as_ptr());
+//! assert_eq!(b.poll_transmit().as_ptr(), frame.plain().as_ptr());
 //! ```
 
 use alloc::vec::Vec;

@@ -688,9 +688,14 @@ async fn send<T: PollIo>(
 }
 
 async fn send_prepared<T: PollIo>(inner: &Inner<T>, frame: &PreparedFrame) -> Result<(), Error> {
-    core::future::poll_fn(|cx| inner.poll_ready(cx)).await?;
-    inner.lock().session.send_prepared(frame)?;
+    feed_prepared(inner, frame).await?;
     core::future::poll_fn(|cx| inner.poll_flush(cx)).await
+}
+
+/// Waits for room and queues, without flushing.
+async fn feed_prepared<T: PollIo>(inner: &Inner<T>, frame: &PreparedFrame) -> Result<(), Error> {
+    core::future::poll_fn(|cx| inner.poll_ready(cx)).await?;
+    inner.lock().session.send_prepared(frame)
 }
 
 impl<T: PollIo> ReadHalf<T> {
@@ -737,6 +742,24 @@ impl<T: PollIo> WriteHalf<T> {
     /// Sends a message encoded once for many connections (see [`PreparedFrame`]).
     pub async fn send_prepared(&mut self, frame: &PreparedFrame) -> Result<(), Error> {
         send_prepared(&self.inner, frame).await
+    }
+
+    /// Queues a message without writing it out yet (waits only for room in the send
+    /// queue): several queued messages then go out in as few writes as the transport allows
+    /// at the next [`flush`](WriteHalf::flush) (or send).
+    pub async fn feed(&mut self, message: Message) -> Result<(), Error> {
+        core::future::poll_fn(|cx| self.inner.poll_ready(cx)).await?;
+        self.inner.start_send(&message, SendOptions::new())
+    }
+
+    /// [`feed`](WriteHalf::feed) for a message encoded once for many connections.
+    pub async fn feed_prepared(&mut self, frame: &PreparedFrame) -> Result<(), Error> {
+        feed_prepared(&self.inner, frame).await
+    }
+
+    /// Writes out everything queued.
+    pub async fn flush(&mut self) -> Result<(), Error> {
+        core::future::poll_fn(|cx| self.inner.poll_flush(cx)).await
     }
 
     /// Sends Close(code, reason) and waits until the closing handshake is over (the

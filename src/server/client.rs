@@ -234,7 +234,7 @@ pub(crate) async fn write_loop<U>(mut write: WriteHalf<Transport>, entry: Arc<En
                 let sent = tokio::select! {
                     biased;
                     () = entry.outbox.urgent() => None,
-                    r = send(&mut write, &out) => Some(r),
+                    r = send_batch(&mut write, out, &entry.outbox) => Some(r),
                 };
                 match sent {
                     Some(Ok(())) => {}
@@ -258,9 +258,29 @@ pub(crate) async fn write_loop<U>(mut write: WriteHalf<Transport>, entry: Arc<En
     entry.open.store(false, Ordering::Release);
 }
 
-async fn send(write: &mut WriteHalf<Transport>, out: &Out) -> Result<(), Error> {
+/// Most messages queued into the session before one flush.
+const BATCH: usize = 64;
+
+/// Queues `first` and what else is waiting (up to [`BATCH`]), then writes them out together:
+/// one write for many small messages instead of one each.
+async fn send_batch(
+    write: &mut WriteHalf<Transport>,
+    first: Out,
+    outbox: &Outbox,
+) -> Result<(), Error> {
+    feed(write, first).await?;
+    for _ in 1..BATCH {
+        let Some(out) = outbox.try_next() else {
+            break;
+        };
+        feed(write, out).await?;
+    }
+    write.flush().await
+}
+
+async fn feed(write: &mut WriteHalf<Transport>, out: Out) -> Result<(), Error> {
     match out {
-        Out::Frame(frame) => write.send_prepared(frame).await,
-        Out::Message(message) => write.send(message.clone()).await,
+        Out::Frame(frame) => write.feed_prepared(&frame).await,
+        Out::Message(message) => write.feed(message).await,
     }
 }

@@ -167,6 +167,17 @@ impl Outbox {
         }
     }
 
+    /// The next queued message, if one is there now (for batching several into one write).
+    pub(crate) fn try_next(&self) -> Option<Out> {
+        let mut q = self.lock();
+        if q.end.as_ref().is_some_and(|e| e.2) {
+            return None;
+        }
+        let (out, bytes) = q.items.pop_front()?;
+        q.bytes -= bytes;
+        Some(out)
+    }
+
     /// The writer's next step (waits while there is nothing to do).
     pub(crate) async fn next(&self) -> Next {
         loop {
