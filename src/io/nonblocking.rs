@@ -146,7 +146,6 @@ struct SessionIo<T: PollIo> {
     fired: Instant,
     /// The last clock reading.
     last: Instant,
-    read_half_alive: bool,
 }
 
 impl<T: PollIo> SessionIo<T> {
@@ -344,7 +343,8 @@ impl<T: PollIo> Inner<T> {
         let goal = |s: &Session| s.can_send() || s.state() != State::Open || s.is_closed();
         match self.turn(cx, Side::Write, Turn::Send, goal) {
             Poll::Pending => Poll::Pending,
-            Poll::Ready(_) => Poll::Ready(self.lock().session_ready()),
+            Poll::Ready(_) if self.lock().session.can_send() => Poll::Ready(Ok(())),
+            Poll::Ready(_) => Poll::Ready(Err(Error::Send(SendError::Closed))),
         }
     }
 
@@ -384,16 +384,6 @@ impl<T: PollIo> Inner<T> {
         match self.turn(cx, Side::Write, Turn::Send, Session::is_closed) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(_) => Poll::Ready(()),
-        }
-    }
-}
-
-impl<T: PollIo> SessionIo<T> {
-    fn session_ready(&self) -> Result<(), Error> {
-        if self.session.can_send() {
-            Ok(())
-        } else {
-            Err(Error::Send(SendError::Closed))
         }
     }
 }
@@ -498,7 +488,6 @@ impl<T: PollIo> WebSocket<T> {
             armed: None,
             fired: Instant::ZERO,
             last: Instant::ZERO,
-            read_half_alive: true,
         };
         WebSocket {
             inner: Arc::new(Inner {
@@ -668,11 +657,7 @@ impl<T: PollIo> WebSocket<T> {
         let inner = read.inner.clone();
         drop(read);
         drop(write);
-        {
-            let mut s = inner.lock();
-            s.read_half_alive = true;
-            s.session.receiver_back();
-        }
+        inner.lock().session.receiver_back();
         Ok(WebSocket { inner })
     }
 }
@@ -723,7 +708,6 @@ impl<T: PollIo> ReadHalf<T> {
 impl<T: PollIo> Drop for ReadHalf<T> {
     fn drop(&mut self) {
         self.inner.command(|s, _| s.receiver_gone());
-        self.inner.lock().read_half_alive = false;
     }
 }
 

@@ -794,6 +794,3 @@ async fn connection<U: Send + Sync + 'static>(
     entry.open.store(false, Ordering::Release);
     drop(slot);
 }
-
-/// Boxed futures of handlers.
-pub type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send>>;

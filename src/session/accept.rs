@@ -263,7 +263,6 @@ pub struct Accepting {
     needs_flush: bool,
     shut_down: bool,
     error: Option<Error>,
-    timeout: Option<Duration>,
     deadline: Option<Instant>,
     peer_addr: Option<SocketAddr>,
     secure: bool,
@@ -292,7 +291,6 @@ impl Accepting {
             needs_flush: false,
             shut_down: false,
             error: None,
-            timeout: options.handshake_timeout,
             deadline: options.handshake_timeout.map(|t| now + t),
             peer_addr: options.peer_addr,
             secure: options.secure,
@@ -467,11 +465,6 @@ impl Accepting {
     pub fn shut_down(&mut self) {
         self.shut_down = true;
         self.needs_flush = false;
-    }
-
-    /// The handshake timeout that was set.
-    pub fn timeout(&self) -> Option<Duration> {
-        self.timeout
     }
 
     /// After [`AcceptStep::Accepted`]: the session (the 101 is written) and the request it
