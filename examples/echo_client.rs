@@ -1,8 +1,14 @@
 //! Echo client (tokio): checks an echo server byte for byte.
 //!
 //! ```text
-//! cargo run --release --all-features --example echo_client -- ws://127.0.0.1:9001/
+//! cargo run --release --all-features --example echo_client -- URL [--ca CA.pem] [--proxy http://HOST:PORT]
 //! ```
+//!
+//! `URL` is `ws://` or `wss://` (flags may come before or after it). `wss://` trusts the
+//! default roots (features `webpki-roots`/`native-roots`) plus the certificates in `--ca`; an
+//! untrusted certificate or a wrong host name is an error (exit 1). `--proxy` tunnels through
+//! an HTTP proxy with `CONNECT` (`http://[user:password@]host:port`), for `ws://` and
+//! `wss://` alike; a refused tunnel is an error, never a direct connection.
 //!
 //! Connects offering permessage-deflate, sends text (ASCII, empty, multi-byte UTF-8) and binary
 //! (0 B, 125 B, 64 KiB, 1 MiB) messages, checks every echo, closes with 1000, waits for the
@@ -14,7 +20,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use wsproto::CloseCode;
 use wsproto::deflate::PerMessageDeflate;
-use wsproto::handshake::ClientOptions;
+use wsproto::handshake::{ClientOptions, Proxy};
 use wsproto::io::on_tokio::{WebSocket, connect};
 use wsproto::io::{ConnectOptions, Message};
 
@@ -55,8 +61,57 @@ where
     }
 }
 
-async fn run(url: &str) -> Result<(), String> {
-    let (mut ws, response) = connect(url, ConnectOptions::new(options()))
+struct Args {
+    url: String,
+    ca: Option<String>,
+    proxy: Option<String>,
+}
+
+fn parse_args() -> Option<Args> {
+    let (mut url, mut ca, mut proxy) = (None, None, None);
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--ca" => ca = Some(args.next()?),
+            "--proxy" => proxy = Some(args.next()?),
+            flag if flag.starts_with("--") => return None,
+            _ if url.is_none() => url = Some(arg),
+            _ => return None,
+        }
+    }
+    Some(Args {
+        url: url?,
+        ca,
+        proxy,
+    })
+}
+
+fn connect_options(args: &Args) -> Result<ConnectOptions, String> {
+    let mut connect = ConnectOptions::new(options());
+    if let Some(proxy) = &args.proxy {
+        let proxy = Proxy::new(proxy).map_err(|e| format!("--proxy {proxy}: {e}"))?;
+        connect = connect.proxy(proxy);
+    }
+    if let Some(ca) = &args.ca {
+        #[cfg(feature = "rustls")]
+        {
+            use wsproto::tls;
+            let pem = std::fs::read(ca).map_err(|e| format!("--ca {ca}: {e}"))?;
+            let mut roots = tls::default_roots();
+            for cert in tls::certificates_from_pem(&pem).map_err(|e| format!("--ca {ca}: {e}"))? {
+                roots.add(cert).map_err(|e| format!("--ca {ca}: {e}"))?;
+            }
+            connect = connect.tls(tls::client_config(roots).map_err(|e| e.to_string())?);
+        }
+        #[cfg(not(feature = "rustls"))]
+        return Err(format!("--ca {ca}: this build has no TLS (feature rustls)"));
+    }
+    Ok(connect)
+}
+
+async fn run(args: &Args) -> Result<(), String> {
+    let url = args.url.as_str();
+    let (mut ws, response) = connect(url, connect_options(args)?)
         .await
         .map_err(|e| format!("connect to {url} failed: {e}"))?;
     eprintln!(
@@ -88,11 +143,11 @@ async fn run(url: &str) -> Result<(), String> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let Some(url) = std::env::args().nth(1) else {
-        eprintln!("usage: echo_client URL");
+    let Some(args) = parse_args() else {
+        eprintln!("usage: echo_client URL [--ca CA.pem] [--proxy http://HOST:PORT]");
         return ExitCode::from(2);
     };
-    match tokio::time::timeout(Duration::from_secs(60), run(&url)).await {
+    match tokio::time::timeout(Duration::from_secs(60), run(&args)).await {
         Ok(Ok(())) => {
             eprintln!("all echoes matched; closed cleanly");
             ExitCode::SUCCESS

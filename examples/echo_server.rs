@@ -2,8 +2,13 @@
 //!
 //! ```text
 //! cargo run --release --all-features --example echo_server -- --listen 127.0.0.1:9001 \
-//!     [--protocol NAME]... [--no-deflate]
+//!     [--protocol NAME]... [--no-deflate] [--tls-cert CERT.pem --tls-key KEY.pem]
 //! ```
+//!
+//! With `--tls-cert` and `--tls-key` it serves `wss://` (feature `rustls`): the certificate
+//! file may hold a chain (leaf first), the key is PEM (PKCS#8 ECDSA P-256 or RSA; PKCS#1 and
+//! SEC1 too), ALPN offers `http/1.1`. The TLS handshake runs in each connection's task within
+//! the 10 s handshake timeout; after the closing handshake the server sends `close_notify`.
 //!
 //! Prints `LISTENING ip:port` once bound (port 0 works). Accepts any path and origin, echoes
 //! text as text and binary as binary (whole messages up to 16 MiB), negotiates
@@ -26,10 +31,15 @@ use wsproto::{CloseCode, Extension};
 struct Settings {
     protocols: Vec<String>,
     deflate: bool,
+    tls_cert: Option<String>,
+    tls_key: Option<String>,
 }
 
 fn usage() -> ! {
-    eprintln!("usage: echo_server --listen ADDR [--protocol NAME]... [--no-deflate]");
+    eprintln!(
+        "usage: echo_server --listen ADDR [--protocol NAME]... [--no-deflate] \
+         [--tls-cert CERT.pem --tls-key KEY.pem]"
+    );
     std::process::exit(2);
 }
 
@@ -38,6 +48,8 @@ fn parse_args() -> (String, Settings) {
     let mut settings = Settings {
         protocols: Vec::new(),
         deflate: true,
+        tls_cert: None,
+        tls_key: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -47,8 +59,13 @@ fn parse_args() -> (String, Settings) {
                 .protocols
                 .push(args.next().unwrap_or_else(|| usage())),
             "--no-deflate" => settings.deflate = false,
+            "--tls-cert" => settings.tls_cert = Some(args.next().unwrap_or_else(|| usage())),
+            "--tls-key" => settings.tls_key = Some(args.next().unwrap_or_else(|| usage())),
             _ => usage(),
         }
+    }
+    if settings.tls_cert.is_some() != settings.tls_key.is_some() {
+        usage();
     }
     (listen.unwrap_or_else(|| usage()), settings)
 }
@@ -75,10 +92,55 @@ fn decide(settings: &Settings, request: &Request) -> Result<Accept, Reject> {
     })
 }
 
-async fn serve(stream: TcpStream, settings: Arc<Settings>) {
+/// The TLS acceptor for `--tls-cert`/`--tls-key`, if given.
+#[cfg(feature = "rustls")]
+type Tls = Option<wsproto::tls::tokio_rustls::TlsAcceptor>;
+#[cfg(not(feature = "rustls"))]
+type Tls = Option<std::convert::Infallible>;
+
+fn tls_acceptor(settings: &Settings) -> Result<Tls, String> {
+    let (Some(cert), Some(key)) = (&settings.tls_cert, &settings.tls_key) else {
+        return Ok(None);
+    };
+    #[cfg(feature = "rustls")]
+    {
+        use wsproto::tls;
+        let read = |path: &str| std::fs::read(path).map_err(|e| format!("{path}: {e}"));
+        let chain = tls::certificates_from_pem(&read(cert)?).map_err(|e| format!("{cert}: {e}"))?;
+        let key = tls::private_key_from_pem(&read(key)?).map_err(|e| format!("{key}: {e}"))?;
+        let config = tls::server_config(chain, key).map_err(|e| e.to_string())?;
+        Ok(Some(config.into()))
+    }
+    #[cfg(not(feature = "rustls"))]
+    Err(format!("{cert}, {key}: this build has no TLS (feature rustls)"))
+}
+
+/// One connection: TLS first if configured (within the handshake timeout), then the echo.
+async fn serve(stream: TcpStream, settings: Arc<Settings>, tls: Arc<Tls>) {
     let _ = stream.set_nodelay(true);
-    let options = AcceptOptions::new(ServerOptions::default());
-    let mut ws = match accept_with(stream, options, |r: &Request| decide(&settings, r)).await {
+    let peer = stream.peer_addr().ok();
+    let options = AcceptOptions::new(ServerOptions::default()).peer_addr(peer);
+    match tls.as_ref() {
+        None => echo(stream, options, &settings).await,
+        #[cfg(feature = "rustls")]
+        Some(acceptor) => {
+            let timeout = AcceptOptions::DEFAULT_HANDSHAKE_TIMEOUT;
+            match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
+                Ok(Ok(tls)) => echo(tls, options.secure(true), &settings).await,
+                Ok(Err(e)) => eprintln!("TLS handshake failed: {e}"),
+                Err(_) => eprintln!("TLS handshake timed out"),
+            }
+        }
+        #[cfg(not(feature = "rustls"))]
+        Some(never) => match *never {},
+    }
+}
+
+async fn echo<S>(stream: S, options: AcceptOptions, settings: &Settings)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + 'static,
+{
+    let mut ws = match accept_with(stream, options, |r: &Request| decide(settings, r)).await {
         Ok(ws) => ws,
         Err(e) => {
             eprintln!("handshake failed: {e}");
@@ -107,6 +169,13 @@ async fn serve(stream: TcpStream, settings: Arc<Settings>) {
 #[tokio::main]
 async fn main() {
     let (listen, settings) = parse_args();
+    let tls = match tls_acceptor(&settings) {
+        Ok(tls) => Arc::new(tls),
+        Err(e) => {
+            eprintln!("cannot set up TLS: {e}");
+            std::process::exit(1);
+        }
+    };
     let settings = Arc::new(settings);
     let listener = match TcpListener::bind(&listen).await {
         Ok(l) => l,
@@ -121,7 +190,7 @@ async fn main() {
     loop {
         match listener.accept().await {
             Ok((stream, _)) => {
-                tokio::spawn(serve(stream, settings.clone()));
+                tokio::spawn(serve(stream, settings.clone(), tls.clone()));
             }
             Err(e) => {
                 eprintln!("accept failed: {e}");

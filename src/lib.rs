@@ -126,6 +126,8 @@ pub mod server;
 pub mod session;
 mod status;
 mod time;
+#[cfg(feature = "rustls")]
+pub mod tls;
 mod utf8;
 
 pub use config::{Config, FRAGMENT_OVERHEAD};

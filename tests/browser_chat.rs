@@ -18,11 +18,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tokio::net::TcpStream;
 use tokio::time::{sleep, timeout};
 use wsproto::handshake::ClientOptions;
 use wsproto::io::Message;
-use wsproto::io::on_tokio::{WebSocket, connect};
+use wsproto::io::on_tokio::{ClientStream, WebSocket, connect};
 
 /// Startup of either process (the LISTENING / DevTools line).
 const STARTUP: Duration = Duration::from_secs(10);
@@ -318,7 +317,7 @@ fn start_chromium(bin: &Path) -> (Guard, String) {
 // Chrome DevTools Protocol over wsproto.
 
 struct Cdp {
-    ws: WebSocket<TcpStream>,
+    ws: WebSocket<ClientStream>,
     next_id: u64,
 }
 

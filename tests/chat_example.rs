@@ -9,11 +9,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use tokio::net::TcpStream;
 use wsproto::CloseCode;
 use wsproto::handshake::ClientOptions;
 use wsproto::io::Message;
-use wsproto::io::on_tokio::{WebSocket, connect};
+use wsproto::io::on_tokio::{ClientStream, WebSocket, connect};
 
 /// The chat binary, stopped when dropped.
 struct Chat {
@@ -55,14 +54,14 @@ fn start_chat() -> Chat {
     Chat { child, addr }
 }
 
-async fn join(chat: &Chat) -> WebSocket<TcpStream> {
+async fn join(chat: &Chat) -> WebSocket<ClientStream> {
     connect(&format!("ws://{}/ws", chat.addr), ClientOptions::default())
         .await
         .unwrap()
         .0
 }
 
-async fn next_text(ws: &mut WebSocket<TcpStream>) -> String {
+async fn next_text(ws: &mut WebSocket<ClientStream>) -> String {
     loop {
         match tokio::time::timeout(Duration::from_secs(10), ws.next()).await {
             Ok(Some(Ok(Message::Text(t)))) => return t.to_string(),

@@ -81,7 +81,7 @@ async fn async_decision_accepts_and_the_socket_knows_itself() {
     assert_eq!(client.url(), Some(url.as_str()));
     assert_eq!(server.request().map(Request::path), Some("/room"));
     assert_eq!(server.request().and_then(Request::query), Some("id=7"));
-    let client_local = client.get_ref().local_addr().unwrap();
+    let client_local = client.get_ref().tcp().local_addr().unwrap();
     assert_eq!(server.peer_addr(), Some(client_local));
     assert_eq!(
         client.peer_addr(),

@@ -13,12 +13,12 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use tokio::net::TcpStream;
 use wsproto::handshake::{Accept, ClientOptions, PlainRequest, Reject, Request};
-use wsproto::io::on_tokio::{WebSocket, connect};
+use wsproto::io::on_tokio::{ClientStream, WebSocket, connect};
 use wsproto::io::{Decision, Error, Message};
 use wsproto::server::{ClientRef, Cookie, Delivery, Overflow, Router, Server, ServerBuilder};
 use wsproto::{CloseCode, Config};
 
-type Ws = WebSocket<TcpStream>;
+type Ws = WebSocket<ClientStream>;
 
 /// A chat-like server: /ws relays text to everyone; /topic/:name subscribes to that topic
 /// and publishes what it receives to it (excluding the sender); /quiet returns at once.
@@ -131,7 +131,7 @@ async fn broadcast_reaches_every_client_once_in_order() {
     assert_eq!(tracked.len(), 20);
     assert!(tracked.windows(2).all(|w| w[0].id() < w[1].id()));
     assert!(tracked.iter().all(|c| c.request().path() == "/ws"));
-    let local = clients[0].get_ref().local_addr().unwrap();
+    let local = clients[0].get_ref().tcp().local_addr().unwrap();
     assert_eq!(tracked[0].peer_addr(), Some(local));
     assert_eq!(
         handle.client(tracked[3].id()).unwrap().id(),
@@ -191,7 +191,7 @@ async fn a_slow_client_is_closed_and_the_others_get_everything() {
     let _slow = raw_silent_client(&base);
     let mut healthy = client(&base, "/ws").await;
     wait_for(|| handle.client_count() == 2).await;
-    let healthy_addr = healthy.get_ref().local_addr().unwrap();
+    let healthy_addr = healthy.get_ref().tcp().local_addr().unwrap();
     let healthy_ref = handle
         .clients()
         .into_iter()

@@ -77,12 +77,14 @@ mod client;
 mod headers;
 #[cfg(feature = "http")]
 mod http;
+mod proxy;
 mod request;
 mod response;
 mod server;
 mod url;
 
 pub use client::{ClientHandshake, ClientOptions, ClientParts};
+pub use proxy::{Proxy, Tunnel};
 pub use request::{PlainRequest, Request};
 pub use response::{
     Accept, HeaderEditor, Negotiated, Reject, ResponseParts, accept_parsed, negotiate,
@@ -199,6 +201,9 @@ pub enum HandshakeError {
     InvalidHeader,
     /// The server answered with something other than 101: status, headers, body, `Location`.
     UnexpectedResponse(Box<Response>),
+    /// The HTTP proxy refused the `CONNECT` tunnel (any answer but 2xx: 407 for missing or
+    /// wrong credentials, 403 for a forbidden port...): status, reason, headers.
+    ProxyRefused(Box<Response>),
     /// `Sec-WebSocket-Accept` is missing or wrong.
     AcceptMismatch,
     /// A subprotocol that was not offered was selected (client: by the server; server: by the
@@ -282,6 +287,9 @@ impl fmt::Display for HandshakeError {
             InvalidHeader => f.write_str("invalid header name or value"),
             UnexpectedResponse(r) => {
                 write!(f, "unexpected HTTP response: {} {}", r.status, r.reason)
+            }
+            ProxyRefused(r) => {
+                write!(f, "the proxy refused the tunnel: {} {}", r.status, r.reason)
             }
             AcceptMismatch => f.write_str("missing or wrong Sec-WebSocket-Accept"),
             ProtocolNotOffered => f.write_str("subprotocol was not offered"),

@@ -60,48 +60,9 @@ pub(crate) fn parse(url: &str) -> Result<WsUrl, HandshakeError> {
         return Err(err("userinfo is not supported"));
     }
 
-    let (host, port_str, v6) = if let Some(after) = authority.strip_prefix('[') {
-        let (addr, after) = after.split_once(']').ok_or(err("unclosed IPv6 literal"))?;
-        let valid = !addr.is_empty()
-            && addr
-                .bytes()
-                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
-            && addr.contains(':');
-        if !valid {
-            return Err(err("bad IPv6 literal"));
-        }
-        let port = match after {
-            "" => None,
-            p => Some(p.strip_prefix(':').ok_or(err("junk after IPv6 literal"))?),
-        };
-        (addr, port, true)
-    } else {
-        match authority.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p), false),
-            None => (authority, None, false),
-        }
-    };
-    if host.is_empty() {
-        return Err(err("empty host"));
-    }
-    if !v6 && !host.bytes().all(reg_name_byte_ok) {
-        return Err(err("bad character in host"));
-    }
     let default_port = if tls { 443 } else { 80 };
-    let port = match port_str {
-        None | Some("") => default_port,
-        Some(p) => {
-            if !p.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(err("bad port"));
-            }
-            match p.parse::<u16>() {
-                Ok(0) | Err(_) => return Err(err("bad port")),
-                Ok(n) => n,
-            }
-        }
-    };
+    let Authority { host, port, v6 } = authority_of(authority, default_port)?;
 
-    let host = host.to_ascii_lowercase();
     let mut host_header = String::with_capacity(host.len() + 8);
     if v6 {
         host_header.push('[');
@@ -139,6 +100,66 @@ pub(crate) fn parse(url: &str) -> Result<WsUrl, HandshakeError> {
         tls,
         host_header,
         target: t,
+    })
+}
+
+/// The host and port of a URL's authority (no userinfo).
+pub(crate) struct Authority {
+    /// Lowercased, IPv6 without brackets.
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    pub(crate) v6: bool,
+}
+
+/// Parses `host[:port]` or `[v6][:port]`; an absent or empty port is `default_port`.
+pub(crate) fn authority_of(
+    authority: &str,
+    default_port: u16,
+) -> Result<Authority, HandshakeError> {
+    let (host, port_str, v6) = if let Some(after) = authority.strip_prefix('[') {
+        let (addr, after) = after.split_once(']').ok_or(err("unclosed IPv6 literal"))?;
+        let valid = !addr.is_empty()
+            && addr
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+            && addr.contains(':');
+        if !valid {
+            return Err(err("bad IPv6 literal"));
+        }
+        let port = match after {
+            "" => None,
+            p => Some(p.strip_prefix(':').ok_or(err("junk after IPv6 literal"))?),
+        };
+        (addr, port, true)
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p), false),
+            None => (authority, None, false),
+        }
+    };
+    if host.is_empty() {
+        return Err(err("empty host"));
+    }
+    if !v6 && !host.bytes().all(reg_name_byte_ok) {
+        return Err(err("bad character in host"));
+    }
+    let port = match port_str {
+        None | Some("") => default_port,
+        Some(p) => {
+            if !p.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(err("bad port"));
+            }
+            match p.parse::<u16>() {
+                Ok(0) | Err(_) => return Err(err("bad port")),
+                Ok(n) => n,
+            }
+        }
+    };
+
+    Ok(Authority {
+        host: host.to_ascii_lowercase(),
+        port,
+        v6,
     })
 }
 

@@ -257,6 +257,11 @@ impl<S: Stream> WebSocket<S> {
                         let now = self.now();
                         self.session.received(now, n);
                     }
+                    // TLS ended without close_notify: the end of the stream (see io::on_tokio).
+                    Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                        let now = self.now();
+                        self.session.received(now, 0);
+                    }
                     Err(e)
                         if matches!(
                             e.kind(),
@@ -579,13 +584,48 @@ fn dial<S: Stream>(
     Ok((ws, response))
 }
 
+/// Opens the proxy tunnel of `target` (if any) over a fresh TCP stream, within `timeout`.
+fn open_tunnel(
+    stream: &mut TcpStream,
+    target: &Target,
+    timeout: Option<Duration>,
+) -> Result<(), Error> {
+    let Some(mut tunnel) = target.tunnel() else {
+        return Ok(());
+    };
+    stream.set_read_timeout(timeout.map(|t| t.max(MIN_TIMEOUT)))?;
+    stream.set_write_timeout(timeout.map(|t| t.max(MIN_TIMEOUT)))?;
+    stream.write_all(tunnel.poll_transmit())?;
+    tunnel.advance_transmit(tunnel.poll_transmit().len());
+    let mut buf = [0u8; 512];
+    loop {
+        let n = match stream.read(&mut buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                return Err(Error::HandshakeTimeout);
+            }
+            other => other?,
+        };
+        if tunnel
+            .receive(buf.get(..n).unwrap_or_default())?
+            .is_complete()
+        {
+            stream.set_write_timeout(None)?;
+            return Ok(());
+        }
+    }
+}
+
 fn dialing_left(now: Instant, deadline: Option<Instant>) -> Option<Duration> {
     deadline.map(|d| d.saturating_duration_since(now))
 }
 
 /// Connects to a `ws://` URL over TCP (each resolved address in turn, within the handshake
-/// timeout, `TCP_NODELAY` on) and runs the opening handshake. `wss://` fails with
-/// [`Error::TlsRequired`]: connect TLS yourself and use [`connect_with`] or [`connect_via`].
+/// timeout, `TCP_NODELAY` on), through the HTTP proxy of
+/// [`ConnectOptions::proxy`](super::ConnectOptions::proxy) if there is one, and runs the
+/// opening handshake. `wss://` fails with [`Error::TlsRequired`]: connect TLS yourself and
+/// use [`connect_with`] or [`connect_via`] (the async adapters have TLS with the `rustls`
+/// feature).
 pub fn connect(
     url: &str,
     options: impl Into<ConnectOptions>,
@@ -595,14 +635,15 @@ pub fn connect(
             return Err(Error::TlsRequired(target.url));
         }
         let mut last = io::Error::new(io::ErrorKind::NotFound, "host resolved to no address");
-        for addr in (target.host.as_str(), target.port).to_socket_addrs()? {
+        for addr in target.address().to_socket_addrs()? {
             let attempt = match timeout {
                 Some(t) => TcpStream::connect_timeout(&addr, t.max(MIN_TIMEOUT)),
                 None => TcpStream::connect(addr),
             };
             match attempt {
-                Ok(stream) => {
+                Ok(mut stream) => {
                     let _ = stream.set_nodelay(true);
+                    open_tunnel(&mut stream, &target, timeout)?;
                     return Ok(stream);
                 }
                 Err(e) => last = e,

@@ -216,6 +216,12 @@ impl<T: PollIo> SessionIo<T> {
                         self.session.received(now, n);
                     }
                     Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                    // TLS ended without close_notify: the end of the stream to the session,
+                    // clean after the closing handshake, 1006 before it (see crate::tls).
+                    Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                        now = self.now();
+                        self.session.received(now, 0);
+                    }
                     Poll::Ready(Err(e)) => self.broken(e),
                     Poll::Pending => self.blocked(Io::Read),
                 },
@@ -849,6 +855,29 @@ async fn read_some<T: PollIo>(io: &mut T, buf: &mut [u8]) -> io::Result<usize> {
         match core::future::poll_fn(|cx| io.poll_read(cx, buf)).await {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             other => return other,
+        }
+    }
+}
+
+/// Opens the proxy tunnel of `target` over a freshly connected transport (the adapters'
+/// connectors run this before TLS); nothing to do without a proxy.
+pub(crate) async fn open_tunnel<T: PollIo>(io: &mut T, target: &Target) -> Result<(), Error> {
+    let Some(mut tunnel) = target.tunnel() else {
+        return Ok(());
+    };
+    while !tunnel.poll_transmit().is_empty() {
+        let n = write_some(io, tunnel.poll_transmit()).await?;
+        tunnel.advance_transmit(n);
+    }
+    core::future::poll_fn(|cx| io.poll_flush(cx)).await?;
+    let mut buf = [0u8; 512];
+    loop {
+        let n = read_some(io, &mut buf).await?;
+        if tunnel
+            .receive(buf.get(..n).unwrap_or_default())?
+            .is_complete()
+        {
+            return Ok(());
         }
     }
 }

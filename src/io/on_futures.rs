@@ -2,8 +2,9 @@
 //! any runtime whose streams implement `futures_io::AsyncRead + AsyncWrite`.
 //!
 //! futures-io has no way to open a TCP connection, so [`connect`] takes a connector (any
-//! `FnMut(Target) -> Future<Output = io::Result<S>>`, e.g. smol's `TcpStream::connect`), and
-//! [`connect_with`] a stream you connected. Timers use `futures-timer` and a
+//! `FnMut(Target) -> Future<Output = io::Result<S>>` that connects to
+//! [`Target::address`], e.g. smol's `TcpStream::connect`; the proxy tunnel and TLS for
+//! `wss://` are done over it), and [`connect_with`] a stream you connected. Timers use `futures-timer` and a
 //! `std::time::Instant` epoch. All the logic is in [`crate::session`] and the executor
 //! [`super::nonblocking`].
 //!
@@ -13,7 +14,7 @@
 //! use wsproto::handshake::ClientOptions;
 //! use wsproto::io::{Message, on_futures::connect};
 //! let (mut ws, _response) = connect("ws://127.0.0.1:9001/", ClientOptions::default(), |t| {
-//!     smol::net::TcpStream::connect((t.host, t.port))
+//!     smol::net::TcpStream::connect(t.address())
 //! })
 //! .await?;
 //! ws.send(Message::text("hello")).await?;
@@ -23,6 +24,8 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(feature = "rustls")]
+use alloc::boxed::Box;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 use core::time::Duration;
@@ -99,22 +102,117 @@ pub type ReadHalf<S> = nonblocking::ReadHalf<FuturesIo<S>>;
 pub type WriteHalf<S> = nonblocking::WriteHalf<FuturesIo<S>>;
 
 /// Connects: `open(target)` opens the transport for each attempt (the URL and each redirect
-/// followed; TLS for `wss://` is the connector's job), then runs the opening handshake.
+/// followed) to [`Target::address`] (the proxy, if [`ConnectOptions::proxy`] is set; else the
+/// URL's host and port); then come the proxy tunnel, TLS for `wss://` (feature `rustls`, with
+/// the URL's host as the server name; without it `wss://` fails with
+/// [`Error::TlsRequired`]) and the opening handshake, all within the handshake timeout.
 pub async fn connect<S, C, Fut>(
     url: &str,
     options: impl Into<ConnectOptions>,
     mut open: C,
-) -> Result<(WebSocket<S>, Response), Error>
+) -> Result<(WebSocket<ClientStream<S>>, Response), Error>
 where
     S: AsyncRead + AsyncWrite + Unpin,
     C: FnMut(Target) -> Fut,
     Fut: Future<Output = io::Result<S>>,
 {
-    connect_via(url, options, |target| {
-        let fut = open(target);
-        async move { fut.await.map_err(Error::Io) }
+    let options = options.into();
+    #[cfg(feature = "rustls")]
+    let tls = options.get_tls().cloned();
+    nonblocking::connect_via(url, options, |target| {
+        let opened = open(target.clone());
+        #[cfg(feature = "rustls")]
+        let tls = tls.clone();
+        async move {
+            let mut io = FuturesIo::new(opened.await?);
+            nonblocking::open_tunnel(&mut io, &target).await?;
+            if !target.tls {
+                return Ok(FuturesIo::new(ClientStream::Plain(io.stream)));
+            }
+            #[cfg(feature = "rustls")]
+            {
+                let config = match tls {
+                    Some(config) => config,
+                    None => crate::tls::default_client_config()?,
+                };
+                let name = crate::tls::server_name(&target.host)?;
+                let tls = futures_rustls::TlsConnector::from(config)
+                    .connect(name, io.stream)
+                    .await
+                    .map_err(crate::tls::handshake_error)?;
+                Ok(FuturesIo::new(ClientStream::Tls(Box::new(tls))))
+            }
+            #[cfg(not(feature = "rustls"))]
+            Err(Error::TlsRequired(target.url))
+        }
     })
     .await
+}
+
+/// The stream under a client from [`connect`]: yours for `ws://`, TLS over it for `wss://`.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ClientStream<S> {
+    /// `ws://` (through a proxy: the tunnel).
+    Plain(S),
+    /// `wss://` (feature `rustls`).
+    #[cfg(feature = "rustls")]
+    Tls(Box<futures_rustls::client::TlsStream<S>>),
+}
+
+impl<S> ClientStream<S> {
+    /// The stream your connector opened.
+    pub fn inner(&self) -> &S {
+        match self {
+            ClientStream::Plain(s) => s,
+            #[cfg(feature = "rustls")]
+            ClientStream::Tls(tls) => tls.get_ref().0,
+        }
+    }
+
+    /// Whether this is TLS.
+    pub fn is_tls(&self) -> bool {
+        !matches!(self, ClientStream::Plain(_))
+    }
+}
+
+/// `$call` on whichever stream `$self` holds.
+macro_rules! each_stream {
+    ($self:ident, $s:ident => $call:expr) => {
+        match $self.get_mut() {
+            ClientStream::Plain($s) => $call,
+            #[cfg(feature = "rustls")]
+            ClientStream::Tls($s) => $call,
+        }
+    };
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for ClientStream<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        each_stream!(self, s => Pin::new(s).poll_read(cx, buf))
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for ClientStream<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        each_stream!(self, s => Pin::new(s).poll_write(cx, buf))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        each_stream!(self, s => Pin::new(s).poll_flush(cx))
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        each_stream!(self, s => Pin::new(s).poll_close(cx))
+    }
 }
 
 /// Runs the client handshake over a stream you connected (TCP for `ws://`, TLS for

@@ -20,6 +20,8 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(feature = "rustls")]
+use alloc::boxed::Box;
 use core::any::Any;
 use core::pin::Pin;
 use core::task::{Context, Poll};
@@ -123,34 +125,138 @@ pub type ReadHalf<S> = nonblocking::ReadHalf<TokioIo<S>>;
 /// The sending half of a [`WebSocket`].
 pub type WriteHalf<S> = nonblocking::WriteHalf<TokioIo<S>>;
 
-/// Connects to a `ws://` URL over TCP (each resolved address in turn, `TCP_NODELAY` on) and
-/// runs the opening handshake. `options` is a
+/// Connects to a `ws://` or `wss://` URL and runs the opening handshake. `options` is a
 /// [`ClientOptions`](crate::handshake::ClientOptions) or a [`ConnectOptions`] (handshake
-/// timeout, redirects). `wss://` fails with [`Error::TlsRequired`]: connect TLS yourself and
-/// use [`connect_with`], or [`connect_via`] to follow redirects.
+/// timeout, redirects, [proxy](ConnectOptions::proxy), [TLS](crate::tls)).
+///
+/// TCP goes to each resolved address in turn (`localhost` may be `::1` and `127.0.0.1`) with
+/// `TCP_NODELAY` on; then the proxy tunnel, if any; then, for `wss://`, TLS with the URL's
+/// host as the server name (feature `rustls`; without it `wss://` fails with
+/// [`Error::TlsRequired`]). All of it counts against the handshake timeout.
 pub async fn connect(
     url: &str,
     options: impl Into<ConnectOptions>,
-) -> Result<(WebSocket<TcpStream>, Response), Error> {
-    let (ws, response) = nonblocking::connect_via(url, options, |target: Target| async move {
-        if target.tls {
-            return Err(Error::TlsRequired(target.url));
-        }
-        let mut last = io::Error::new(io::ErrorKind::NotFound, "host resolved to no address");
-        for addr in ::tokio::net::lookup_host((target.host.as_str(), target.port)).await? {
-            match TcpStream::connect(addr).await {
-                Ok(stream) => {
-                    let _ = stream.set_nodelay(true);
-                    return Ok(TokioIo::detect(stream));
+) -> Result<(WebSocket<ClientStream>, Response), Error> {
+    let options = options.into();
+    #[cfg(feature = "rustls")]
+    let tls = options.get_tls().cloned();
+    let (ws, response) = nonblocking::connect_via(url, options, |target: Target| {
+        #[cfg(feature = "rustls")]
+        let tls = tls.clone();
+        async move {
+            let mut tcp = TokioIo::new(open_tcp(target.address()).await?);
+            nonblocking::open_tunnel(&mut tcp, &target).await?;
+            let stream = if target.tls {
+                #[cfg(feature = "rustls")]
+                {
+                    let config = match tls {
+                        Some(config) => config,
+                        None => crate::tls::default_client_config()?,
+                    };
+                    let name = crate::tls::server_name(&target.host)?;
+                    let connector = tokio_rustls::TlsConnector::from(config);
+                    let tls = connector
+                        .connect(name, tcp.stream)
+                        .await
+                        .map_err(crate::tls::handshake_error)?;
+                    ClientStream::Tls(Box::new(tls))
                 }
-                Err(e) => last = e,
-            }
+                #[cfg(not(feature = "rustls"))]
+                return Err(Error::TlsRequired(target.url));
+            } else {
+                ClientStream::Plain(tcp.stream)
+            };
+            let write_through = matches!(stream, ClientStream::Plain(_));
+            Ok(TokioIo {
+                stream,
+                write_through,
+            })
         }
-        Err(Error::Io(last))
     })
     .await?;
-    let peer = ws.get_ref().peer_addr().ok();
+    let peer = ws.get_ref().tcp().peer_addr().ok();
     Ok((ws.with_peer_addr(peer), response))
+}
+
+/// TCP to each address `host:port` resolves to, in turn, until one answers.
+async fn open_tcp((host, port): (&str, u16)) -> Result<TcpStream, Error> {
+    let mut last = io::Error::new(io::ErrorKind::NotFound, "host resolved to no address");
+    for addr in ::tokio::net::lookup_host((host, port)).await? {
+        match TcpStream::connect(addr).await {
+            Ok(stream) => {
+                let _ = stream.set_nodelay(true);
+                return Ok(stream);
+            }
+            Err(e) => last = e,
+        }
+    }
+    Err(Error::Io(last))
+}
+
+/// The stream under a client from [`connect`]: TCP for `ws://`, TLS over TCP for `wss://`.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ClientStream {
+    /// `ws://` (through a proxy: the tunnel).
+    Plain(TcpStream),
+    /// `wss://` (feature `rustls`).
+    #[cfg(feature = "rustls")]
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl ClientStream {
+    /// The TCP connection (to the proxy, if there is one).
+    pub fn tcp(&self) -> &TcpStream {
+        match self {
+            ClientStream::Plain(tcp) => tcp,
+            #[cfg(feature = "rustls")]
+            ClientStream::Tls(tls) => tls.get_ref().0,
+        }
+    }
+
+    /// Whether this is TLS.
+    pub fn is_tls(&self) -> bool {
+        !matches!(self, ClientStream::Plain(_))
+    }
+}
+
+/// `$call` on whichever stream `$self` holds.
+macro_rules! each_stream {
+    ($self:ident, $s:ident => $call:expr) => {
+        match $self.get_mut() {
+            ClientStream::Plain($s) => $call,
+            #[cfg(feature = "rustls")]
+            ClientStream::Tls($s) => $call,
+        }
+    };
+}
+
+impl AsyncRead for ClientStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        each_stream!(self, s => Pin::new(s).poll_read(cx, buf))
+    }
+}
+
+impl AsyncWrite for ClientStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        each_stream!(self, s => Pin::new(s).poll_write(cx, buf))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        each_stream!(self, s => Pin::new(s).poll_flush(cx))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        each_stream!(self, s => Pin::new(s).poll_shutdown(cx))
+    }
 }
 
 /// Runs the client handshake over a stream you connected (e.g. TLS for `wss://`). No

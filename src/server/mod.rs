@@ -277,6 +277,17 @@ impl<U: Send + Sync + 'static> ServerBuilder<U> {
         self
     }
 
+    /// Serves `wss://`: TLS with this configuration (e.g. [`tls::server_config`]
+    /// (crate::tls::server_config)) on every accepted connection, in the connection's own task
+    /// within the handshake timeout, so a client that connects and sends nothing holds up
+    /// no one. Verification sees [`Request::is_secure`] as true; after the closing handshake
+    /// the server sends TLS `close_notify`. Feature `rustls`.
+    #[cfg(feature = "rustls")]
+    pub fn tls(self, config: Arc<rustls::ServerConfig>) -> Self {
+        let acceptor = tokio_rustls::TlsAcceptor::from(config);
+        self.acceptor(true, move |tcp| acceptor.accept(tcp))
+    }
+
     /// Makes each connection's user data from its request ([`ClientRef::data`]).
     pub fn user_data(mut self, make: impl Fn(&Request) -> U + Send + Sync + 'static) -> Self {
         self.make_data = Arc::new(make);

@@ -10,7 +10,9 @@ use core::time::Duration;
 
 use super::{Error, Misuse, Session};
 use crate::Instant;
-use crate::handshake::{ClientHandshake, ClientOptions, HandshakeError, Response};
+use crate::handshake::{ClientHandshake, ClientOptions, HandshakeError, Proxy, Response, Tunnel};
+#[cfg(feature = "rustls")]
+use alloc::sync::Arc;
 
 /// Read size while the response comes in.
 const RESPONSE_CHUNK: usize = 2048;
@@ -33,6 +35,9 @@ pub struct ConnectOptions {
     client: ClientOptions,
     handshake_timeout: Option<Duration>,
     max_redirects: usize,
+    proxy: Option<Proxy>,
+    #[cfg(feature = "rustls")]
+    tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl Default for ConnectOptions {
@@ -58,7 +63,35 @@ impl ConnectOptions {
             client: options,
             handshake_timeout: Some(Self::DEFAULT_HANDSHAKE_TIMEOUT),
             max_redirects: 0,
+            proxy: None,
+            #[cfg(feature = "rustls")]
+            tls: None,
         }
+    }
+
+    /// Connects through this HTTP proxy with `CONNECT` (`ws://` and `wss://` alike; TLS runs
+    /// end to end inside the tunnel). A refused tunnel is
+    /// [`HandshakeError::ProxyRefused`](crate::handshake::HandshakeError::ProxyRefused),
+    /// never a direct connection. Redirects are followed through the same proxy.
+    pub fn proxy(mut self, proxy: Proxy) -> Self {
+        self.proxy = Some(proxy);
+        self
+    }
+
+    /// The TLS configuration for `wss://` (feature `rustls`): trust roots, client
+    /// certificates, protocol versions. Default: [`tls::default_client_config`]
+    /// (crate::tls::default_client_config), whose roots come from the `webpki-roots` and/or
+    /// `native-roots` features.
+    #[cfg(feature = "rustls")]
+    pub fn tls(mut self, config: Arc<rustls::ClientConfig>) -> Self {
+        self.tls = Some(config);
+        self
+    }
+
+    /// The TLS configuration set with [`tls`](Self::tls), if any.
+    #[cfg(feature = "rustls")]
+    pub fn get_tls(&self) -> Option<&Arc<rustls::ClientConfig>> {
+        self.tls.as_ref()
     }
 
     /// Bound on opening the transport plus the opening handshake (per attempt). Default
@@ -97,6 +130,25 @@ pub struct Target {
     pub tls: bool,
     /// The URL.
     pub url: String,
+    /// The HTTP proxy to tunnel through ([`ConnectOptions::proxy`]), if any.
+    pub proxy: Option<Proxy>,
+}
+
+impl Target {
+    /// Where to open TCP: the proxy if there is one, else the URL's host and port.
+    pub fn address(&self) -> (&str, u16) {
+        match &self.proxy {
+            Some(proxy) => (proxy.host(), proxy.port()),
+            None => (&self.host, self.port),
+        }
+    }
+
+    /// The `CONNECT` exchange to run over a freshly opened transport, if there is a proxy.
+    pub fn tunnel(&self) -> Option<Tunnel> {
+        self.proxy
+            .as_ref()
+            .map(|proxy| Tunnel::new(proxy, &self.host, self.port))
+    }
 }
 
 /// What the executor of a [`Dialing`] does next.
@@ -157,7 +209,7 @@ impl Dialing {
         let options = options.into();
         let handshake = ClientHandshake::new(url, options.client.clone())?;
         Ok(Dialing {
-            target: target_of(url, &handshake),
+            target: target_of(url, &handshake, &options),
             url: String::from(url),
             handshake,
             options,
@@ -304,7 +356,7 @@ impl Dialing {
     fn restart(&mut self, _now: Instant, url: String) {
         match ClientHandshake::new(&url, self.options.client.clone()) {
             Ok(handshake) => {
-                self.target = target_of(&url, &handshake);
+                self.target = target_of(&url, &handshake, &self.options);
                 self.handshake = handshake;
                 self.url = url;
                 self.phase = Phase::Connect;
@@ -326,8 +378,9 @@ impl Dialing {
     }
 }
 
-fn target_of(url: &str, handshake: &ClientHandshake) -> Target {
+fn target_of(url: &str, handshake: &ClientHandshake, options: &ConnectOptions) -> Target {
     Target {
+        proxy: options.proxy.clone(),
         host: String::from(handshake.host()),
         port: handshake.port(),
         tls: handshake.is_tls(),
@@ -373,6 +426,7 @@ mod tests {
             port: 8080,
             tls,
             url: String::new(),
+            proxy: None,
         }
     }
 
@@ -402,6 +456,7 @@ mod tests {
             port: 9,
             tls: false,
             url: String::new(),
+            proxy: None,
         };
         assert_eq!(
             resolve_location(&v6, "/x").as_deref(),

@@ -35,9 +35,14 @@ pub enum Error {
     /// Server: the request was plain HTTP, not an upgrade, and was answered with this status
     /// ([`AcceptOptions::plain_http`](crate::session::AcceptOptions::plain_http)).
     PlainHttp(u16),
-    /// Client: the URL needs TLS (`wss://`) and no stream was supplied: connect the TLS stream
-    /// yourself and use the adapter's `connect_with`. The URL is given.
+    /// Client: the URL needs TLS (`wss://`) and this build has no TLS (feature `rustls`), or
+    /// the connector supplied none: enable `rustls`, or connect the TLS stream yourself and use
+    /// the adapter's `connect_with`. The URL is given.
     TlsRequired(String),
+    /// TLS failed (feature `rustls`): an untrusted or expired certificate, a certificate not
+    /// valid for the host name, a handshake alert... Nothing was sent over the connection.
+    #[cfg(feature = "rustls")]
+    Tls(rustls::Error),
     /// Client: a redirect pointed to a URL the client cannot follow (unknown scheme, no
     /// `Location`, a relative location it cannot resolve). The response is given.
     BadRedirect(Box<Response>),
@@ -79,7 +84,9 @@ impl Error {
     /// followed), if that is what failed.
     pub fn response(&self) -> Option<&Response> {
         match self {
-            Error::Handshake(HandshakeError::UnexpectedResponse(r))
+            Error::Handshake(
+                HandshakeError::UnexpectedResponse(r) | HandshakeError::ProxyRefused(r),
+            )
             | Error::BadRedirect(r)
             | Error::TooManyRedirects(r) => Some(r),
             _ => None,
@@ -104,13 +111,17 @@ impl Error {
             Error::HandshakeTimeout => io::ErrorKind::TimedOut,
             Error::Connection(crate::Error::TimedOut(_)) => io::ErrorKind::TimedOut,
             Error::Connection(_) => io::ErrorKind::InvalidData,
-            Error::Handshake(HandshakeError::UnexpectedResponse(_))
+            Error::Handshake(
+                HandshakeError::UnexpectedResponse(_) | HandshakeError::ProxyRefused(_),
+            )
             | Error::Rejected(_)
             | Error::PlainHttp(_)
             | Error::TooManyRedirects(_)
             | Error::BadRedirect(_) => io::ErrorKind::ConnectionRefused,
             Error::Handshake(_) => io::ErrorKind::InvalidData,
             Error::TlsRequired(_) => io::ErrorKind::Unsupported,
+            #[cfg(feature = "rustls")]
+            Error::Tls(_) => io::ErrorKind::InvalidData,
             Error::Send(SendError::Closed) => io::ErrorKind::NotConnected,
             Error::Send(SendError::Full) => io::ErrorKind::WouldBlock,
             Error::Send(_) => io::ErrorKind::InvalidInput,
@@ -132,9 +143,11 @@ impl fmt::Display for Error {
             Error::TlsRequired(url) => {
                 write!(
                     f,
-                    "{url} needs TLS: connect a TLS stream and use connect_with"
+                    "{url} needs TLS: enable the rustls feature, or connect a TLS stream and use connect_with"
                 )
             }
+            #[cfg(feature = "rustls")]
+            Error::Tls(e) => write!(f, "TLS failed: {e}"),
             Error::BadRedirect(r) => write!(f, "cannot follow redirect (HTTP {})", r.status),
             Error::TooManyRedirects(r) => write!(f, "too many redirects (last HTTP {})", r.status),
             Error::Connection(e) => write!(f, "connection failed: {e}"),
@@ -152,6 +165,8 @@ impl core::error::Error for Error {
             Error::Handshake(e) => Some(e),
             Error::Connection(e) => Some(e),
             Error::Send(e) => Some(e),
+            #[cfg(feature = "rustls")]
+            Error::Tls(e) => Some(e),
             _ => None,
         }
     }
