@@ -2,9 +2,12 @@
 //! client⇄server [`pair::Pair`], and the opening-handshake helpers in [`handshake`].
 #![allow(dead_code, unreachable_pub)]
 
+pub mod example;
 pub mod handshake;
 pub mod io;
 pub mod pair;
+#[cfg(feature = "rustls")]
+pub mod pki;
 pub mod session_pair;
 
 use wsproto::frame::{FrameHeader, OpCode, apply_mask};

@@ -1,0 +1,113 @@
+//! A throwaway PKI for TLS tests: a root CA, an intermediate, and leaf certificates signed by
+//! it (ECDSA P-256, PKCS#8 keys), as PEM and as rustls configurations.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+use wsproto::tls::{self, rustls};
+
+/// A root CA and an intermediate CA under it.
+pub struct Pki {
+    root: CertifiedIssuer<'static, KeyPair>,
+    intermediate: CertifiedIssuer<'static, KeyPair>,
+}
+
+/// A leaf certificate: its chain (leaf, then intermediate) and key, as PEM.
+pub struct Leaf {
+    pub chain_pem: String,
+    pub key_pem: String,
+}
+
+fn ca_params(name: &str) -> CertificateParams {
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, name);
+    params
+}
+
+impl Pki {
+    pub fn new(name: &str) -> Pki {
+        let root = CertifiedIssuer::self_signed(
+            ca_params(&format!("{name} root")),
+            KeyPair::generate().unwrap(),
+        )
+        .unwrap();
+        let intermediate = CertifiedIssuer::signed_by(
+            ca_params(&format!("{name} intermediate")),
+            KeyPair::generate().unwrap(),
+            &root,
+        )
+        .unwrap();
+        Pki { root, intermediate }
+    }
+
+    /// The root certificate, PEM (what a client trusts).
+    pub fn root_pem(&self) -> String {
+        self.root.pem()
+    }
+
+    /// A leaf for these names (DNS names or IP addresses), signed by the intermediate.
+    pub fn leaf(&self, names: &[&str]) -> Leaf {
+        let key = KeyPair::generate().unwrap();
+        let params =
+            CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+                .unwrap();
+        let cert = params.signed_by(&key, &self.intermediate).unwrap();
+        Leaf {
+            chain_pem: format!("{}{}", cert.pem(), self.intermediate.pem()),
+            key_pem: key.serialize_pem(),
+        }
+    }
+
+    /// A client configuration trusting only this root.
+    pub fn client_config(&self) -> Arc<rustls::ClientConfig> {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(self.root.der().clone()).unwrap();
+        tls::client_config(roots).unwrap()
+    }
+}
+
+impl Leaf {
+    pub fn server_config(&self) -> Arc<rustls::ServerConfig> {
+        tls::server_config(
+            tls::certificates_from_pem(self.chain_pem.as_bytes()).unwrap(),
+            tls::private_key_from_pem(self.key_pem.as_bytes()).unwrap(),
+        )
+        .unwrap()
+    }
+
+    /// Writes `cert.pem` and `key.pem` into `dir`.
+    pub fn write(&self, dir: &Path) -> (PathBuf, PathBuf) {
+        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+        std::fs::write(&cert, &self.chain_pem).unwrap();
+        std::fs::write(&key, &self.key_pem).unwrap();
+        (cert, key)
+    }
+}
+
+/// A fresh directory under the system temp dir, removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!(
+            "wsproto-{tag}-{}-{:?}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
