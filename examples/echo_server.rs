@@ -112,7 +112,9 @@ fn tls_acceptor(settings: &Settings) -> Result<Tls, String> {
         Ok(Some(config.into()))
     }
     #[cfg(not(feature = "rustls"))]
-    Err(format!("{cert}, {key}: this build has no TLS (feature rustls)"))
+    Err(format!(
+        "{cert}, {key}: this build has no TLS (feature rustls)"
+    ))
 }
 
 /// One connection: TLS first if configured (within the handshake timeout), then the echo.

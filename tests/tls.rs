@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use common::example;
 use common::pki::{Pki, TempDir};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use wsproto::CloseCode;
@@ -107,7 +107,8 @@ async fn an_untrusted_root_is_refused_before_the_request_is_sent() {
 async fn a_certificate_for_another_name_is_refused() {
     let pki = Pki::new("names");
     let (port, _handle, seen) = echo_server(&pki.leaf(&["localhost"]), WAIT).await;
-    let e = certificate_error(connect(&format!("wss://127.0.0.1:{port}/echo"), trusting(&pki)).await);
+    let e =
+        certificate_error(connect(&format!("wss://127.0.0.1:{port}/echo"), trusting(&pki)).await);
     assert!(
         matches!(
             e,
@@ -138,7 +139,9 @@ async fn a_silent_tls_client_holds_up_no_one_and_is_dropped_at_the_handshake_tim
     assert_eq!(ws.next().await.unwrap().unwrap(), Message::text("x"));
     // The silent one is cut off once its handshake time is up.
     let mut buf = [0u8; 16];
-    let read = tokio::time::timeout(WAIT, silent.read(&mut buf)).await.unwrap();
+    let read = tokio::time::timeout(WAIT, silent.read(&mut buf))
+        .await
+        .unwrap();
     assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
 }
 
@@ -195,14 +198,18 @@ async fn the_server_sends_close_notify_after_the_closing_handshake() {
     .unwrap();
     let head = read_head(&mut tls).await;
     assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
-    tls.write_all(&client_frame(0x8, &[0x03, 0xe8])).await.unwrap();
+    tls.write_all(&client_frame(0x8, &[0x03, 0xe8]))
+        .await
+        .unwrap();
     let mut close = [0u8; 4];
     tls.read_exact(&mut close).await.unwrap();
     assert_eq!(close, [0x88, 0x02, 0x03, 0xe8]);
     // Then a clean TLS end: close_notify reads as Ok(0); without it tokio-rustls reports
     // UnexpectedEof.
     let mut rest = Vec::new();
-    let end = tokio::time::timeout(WAIT, tls.read_to_end(&mut rest)).await.unwrap();
+    let end = tokio::time::timeout(WAIT, tls.read_to_end(&mut rest))
+        .await
+        .unwrap();
     assert_eq!(end.unwrap(), 0, "close_notify expected, got {rest:?}");
 }
 
@@ -257,7 +264,10 @@ async fn the_end_after_the_servers_close_is_clean_without_close_notify() {
         seen,
         [
             Ok(Message::text("hi")),
-            Ok(Message::Close(Some(wsproto::CloseFrame::new(CloseCode::NORMAL, ""))))
+            Ok(Message::Close(Some(wsproto::CloseFrame::new(
+                CloseCode::NORMAL,
+                ""
+            ))))
         ]
     );
 }
@@ -275,7 +285,12 @@ async fn an_end_without_close_notify_before_any_close_is_abnormal() {
         end.unwrap().unwrap(),
         Message::Close(Some(wsproto::CloseFrame::new(CloseCode::ABNORMAL, "")))
     );
-    assert!(tokio::time::timeout(WAIT, ws.next()).await.unwrap().is_none());
+    assert!(
+        tokio::time::timeout(WAIT, ws.next())
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 #[test]
@@ -285,24 +300,46 @@ fn echo_server_and_echo_client_examples_over_tls() {
     let (cert, key) = pki.leaf(&["localhost"]).write(&dir.0);
     let ca = dir.0.join("ca.pem");
     std::fs::write(&ca, pki.root_pem()).unwrap();
-    let (cert, key, ca) = (cert.to_str().unwrap(), key.to_str().unwrap(), ca.to_str().unwrap());
+    let (cert, key, ca) = (
+        cert.to_str().unwrap(),
+        key.to_str().unwrap(),
+        ca.to_str().unwrap(),
+    );
     let server = example::Server::start(
         "echo_server",
-        &["--listen", "127.0.0.1:0", "--tls-cert", cert, "--tls-key", key],
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--tls-cert",
+            cert,
+            "--tls-key",
+            key,
+        ],
     );
     let port = server.port();
     let url = format!("wss://localhost:{port}/");
     // Trusted through --ca (before or after the URL): every echo matches, exit 0.
     let ok = example::run("echo_client", &[&url, "--ca", ca]);
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     let ok = example::run("echo_client", &["--ca", ca, &url]);
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     // A private CA that is not given is not trusted.
     let untrusted = example::run("echo_client", &[&url]);
     assert!(!untrusted.status.success());
     assert!(String::from_utf8_lossy(&untrusted.stderr).contains("UnknownIssuer"));
     // A wrong host name.
-    let wrong = example::run("echo_client", &[&format!("wss://127.0.0.1:{port}/"), "--ca", ca]);
+    let wrong = example::run(
+        "echo_client",
+        &[&format!("wss://127.0.0.1:{port}/"), "--ca", ca],
+    );
     assert!(!wrong.status.success());
     let stderr = String::from_utf8_lossy(&wrong.stderr);
     assert!(stderr.contains("not valid for name"), "{stderr}");

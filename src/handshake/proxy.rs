@@ -193,11 +193,6 @@ impl Tunnel {
             return Ok(Status::Partial);
         };
         self.done = true;
-        if n < input.len() {
-            return Err(HandshakeError::Malformed(
-                "proxy sent bytes after its CONNECT answer",
-            ));
-        }
         let mut slots = self.head.header_slots(MAX_HEADERS);
         let mut parsed = httparse::Response::new(&mut slots);
         match parsed.parse(self.head.head()).map_err(map_httparse)? {
@@ -205,15 +200,21 @@ impl Tunnel {
             httparse::Status::Partial => return Err(HandshakeError::Malformed("proxy answer")),
         }
         let status = parsed.code.unwrap_or(0);
-        if (200..300).contains(&status) {
-            return Ok(Status::Complete(()));
+        if !(200..300).contains(&status) {
+            // What follows is the refusal's body (an error page); the stream is dropped.
+            return Err(HandshakeError::ProxyRefused(Box::new(Response {
+                status,
+                reason: String::from(parsed.reason.unwrap_or("")),
+                headers: own_headers(parsed.headers),
+                body: Vec::new(),
+            })));
         }
-        Err(HandshakeError::ProxyRefused(Box::new(Response {
-            status,
-            reason: String::from(parsed.reason.unwrap_or("")),
-            headers: own_headers(parsed.headers),
-            body: Vec::new(),
-        })))
+        if n < input.len() {
+            return Err(HandshakeError::Malformed(
+                "proxy sent bytes after its CONNECT answer",
+            ));
+        }
+        Ok(Status::Complete(()))
     }
 }
 

@@ -508,6 +508,7 @@ impl<T: PollIo> WebSocket<T> {
         }
     }
 
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     pub(crate) fn with_peer_addr(mut self, addr: Option<SocketAddr>) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
             inner.peer_addr = addr;

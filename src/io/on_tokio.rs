@@ -179,9 +179,9 @@ pub async fn connect(
 }
 
 /// TCP to each address `host:port` resolves to, in turn, until one answers.
-async fn open_tcp((host, port): (&str, u16)) -> Result<TcpStream, Error> {
+async fn open_tcp(address: (alloc::string::String, u16)) -> Result<TcpStream, Error> {
     let mut last = io::Error::new(io::ErrorKind::NotFound, "host resolved to no address");
-    for addr in ::tokio::net::lookup_host((host, port)).await? {
+    for addr in ::tokio::net::lookup_host(address).await? {
         match TcpStream::connect(addr).await {
             Ok(stream) => {
                 let _ = stream.set_nodelay(true);

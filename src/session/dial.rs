@@ -135,11 +135,12 @@ pub struct Target {
 }
 
 impl Target {
-    /// Where to open TCP: the proxy if there is one, else the URL's host and port.
-    pub fn address(&self) -> (&str, u16) {
+    /// Where to open TCP: the proxy if there is one, else the URL's host and port (owned,
+    /// so that an async connector can take it: `TcpStream::connect(target.address())`).
+    pub fn address(&self) -> (String, u16) {
         match &self.proxy {
-            Some(proxy) => (proxy.host(), proxy.port()),
-            None => (&self.host, self.port),
+            Some(proxy) => (String::from(proxy.host()), proxy.port()),
+            None => (self.host.clone(), self.port),
         }
     }
 
