@@ -7,7 +7,7 @@
 //!   or else [`default_client_config`], which trusts [`default_roots`]: Mozilla's roots
 //!   compiled in (feature `webpki-roots`) and/or the platform's store (feature
 //!   `native-roots`). An untrusted certificate or one not valid for the host name fails the
-//!   connection with [`Error::Tls`](crate::io::Error::Tls) before a byte of the request is
+//!   connection with [`crate::io::Error::Tls`] before a byte of the request is
 //!   sent.
 //! * Servers: [`server_config`] from a PEM certificate chain and key (ALPN `http/1.1`), then
 //!   [`ServerBuilder::tls`](crate::server::ServerBuilder::tls), or your own accept loop with

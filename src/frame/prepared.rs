@@ -35,7 +35,7 @@ use crate::MessageKind;
 use crate::deflate::codec::Compressor;
 use crate::message::{Message, Utf8Bytes};
 
-/// A text or binary message encoded once as a server frame (see the [module docs](self)).
+/// A text or binary message encoded once as a server frame.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PreparedFrame {
     kind: MessageKind,

@@ -23,7 +23,9 @@
 //! [`ClientOptions`](crate::handshake::ClientOptions) with a handshake timeout (default 30 s)
 //! and redirects (off by default; with [`ConnectOptions::max_redirects`], 301, 302, 303, 307
 //! and 308 answers with a `Location` in the `ws`, `wss`, `http` or `https` scheme are
-//! followed). A failed handshake's response is in [`Error::response`].
+//! followed), an HTTP `CONNECT` [proxy](ConnectOptions::proxy), and (feature `rustls`) the
+//! [TLS configuration](crate::tls) for `wss://`. A failed handshake's response (or a proxy's
+//! refusal) is in [`Error::response`].
 //!
 //! Server: [`AcceptOptions`] wraps [`ServerOptions`](crate::handshake::ServerOptions) with a
 //! handshake timeout that is on by default (10 s) so that stalled, half-sent requests cannot

@@ -73,7 +73,7 @@ use client::Entry;
 use outbox::{Out, Outbox};
 use topics::Topics;
 
-/// Any stream a server accepts WebSockets on (TCP; TLS streams in their own issue).
+/// Any stream a server accepts WebSockets on (TCP, or TLS over it: [`ServerBuilder::tls`]).
 pub trait AsyncStream: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> AsyncStream for T {}
 
@@ -277,8 +277,8 @@ impl<U: Send + Sync + 'static> ServerBuilder<U> {
         self
     }
 
-    /// Serves `wss://`: TLS with this configuration (e.g. [`tls::server_config`]
-    /// (crate::tls::server_config)) on every accepted connection, in the connection's own task
+    /// Serves `wss://`: TLS with this configuration (e.g.
+    /// [`tls::server_config`](crate::tls::server_config)) on every accepted connection, in the connection's own task
     /// within the handshake timeout, so a client that connects and sends nothing holds up
     /// no one. Verification sees [`Request::is_secure`] as true; after the closing handshake
     /// the server sends TLS `close_notify`. Feature `rustls`.

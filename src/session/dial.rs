@@ -79,8 +79,8 @@ impl ConnectOptions {
     }
 
     /// The TLS configuration for `wss://` (feature `rustls`): trust roots, client
-    /// certificates, protocol versions. Default: [`tls::default_client_config`]
-    /// (crate::tls::default_client_config), whose roots come from the `webpki-roots` and/or
+    /// certificates, protocol versions. Default:
+    /// [`tls::default_client_config`](crate::tls::default_client_config), whose roots come from the `webpki-roots` and/or
     /// `native-roots` features.
     #[cfg(feature = "rustls")]
     pub fn tls(mut self, config: Arc<rustls::ClientConfig>) -> Self {
