@@ -344,3 +344,88 @@ fn echo_server_and_echo_client_examples_over_tls() {
     let stderr = String::from_utf8_lossy(&wrong.stderr);
     assert!(stderr.contains("not valid for name"), "{stderr}");
 }
+
+#[test]
+fn echo_server_serves_an_rsa_key_from_pkcs8_pem() {
+    // ring cannot generate RSA keys: openssl makes a fresh one (PKCS#8 PEM).
+    let dir = TempDir::new("tls-rsa");
+    let key_path = dir.0.join("rsa.pem");
+    let made = std::process::Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+        ])
+        .arg(&key_path)
+        .output();
+    match made {
+        Ok(out) if out.status.success() => {}
+        _ if std::env::var_os("CI").is_some() => panic!("openssl is needed to make an RSA key"),
+        _ => {
+            eprintln!("skipped: no openssl to make an RSA key");
+            return;
+        }
+    }
+    let rsa = std::fs::read_to_string(&key_path).unwrap();
+    assert!(
+        rsa.starts_with("-----BEGIN PRIVATE KEY-----"),
+        "PKCS#8 expected"
+    );
+    let pki = Pki::new("rsa");
+    let (cert, key) = pki.leaf_with_key(&["localhost"], &rsa).write(&dir.0);
+    let ca = dir.0.join("ca.pem");
+    std::fs::write(&ca, pki.root_pem()).unwrap();
+    let server = example::Server::start(
+        "echo_server",
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+    );
+    let url = format!("wss://localhost:{}/", server.port());
+    let ok = example::run("echo_client", &[&url, "--ca", ca.to_str().unwrap()]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+}
+
+#[test]
+fn wss_from_the_futures_io_adapter() {
+    let pki = Pki::new("futures");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (port, _handle, _) = runtime.block_on(echo_server(&pki.leaf(&["localhost"]), WAIT));
+    smol::block_on(async {
+        let url = format!("wss://localhost:{port}/echo");
+        let (mut ws, _) = wsproto::io::on_futures::connect(&url, trusting(&pki), |target| {
+            smol::net::TcpStream::connect(target.address())
+        })
+        .await
+        .unwrap();
+        assert!(ws.get_ref().is_tls());
+        ws.send(Message::text("smol over TLS")).await.unwrap();
+        assert_eq!(
+            ws.next().await.unwrap().unwrap(),
+            Message::text("smol over TLS")
+        );
+        ws.close(CloseCode::NORMAL, "").await.unwrap();
+        // Untrusted here too.
+        let other = Pki::new("futures-other");
+        let refused = wsproto::io::on_futures::connect(&url, trusting(&other), |target| {
+            smol::net::TcpStream::connect(target.address())
+        })
+        .await;
+        assert_eq!(
+            certificate_error(refused.map(|_| ())),
+            CertificateError::UnknownIssuer
+        );
+    });
+}

@@ -111,3 +111,18 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+impl Pki {
+    /// A leaf whose key is `key_pem` (any key rcgen can sign with: PKCS#8 RSA or ECDSA).
+    pub fn leaf_with_key(&self, names: &[&str], key_pem: &str) -> Leaf {
+        let key = KeyPair::from_pem(key_pem).unwrap();
+        let params =
+            CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+                .unwrap();
+        let cert = params.signed_by(&key, &self.intermediate).unwrap();
+        Leaf {
+            chain_pem: format!("{}{}", cert.pem(), self.intermediate.pem()),
+            key_pem: key_pem.to_owned(),
+        }
+    }
+}
