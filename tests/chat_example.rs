@@ -4,8 +4,10 @@
 //! Close 1001 to everyone and exit 0.
 #![cfg(all(feature = "tokio", unix))]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::io::{Read, Write};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -14,44 +16,10 @@ use wsproto::handshake::ClientOptions;
 use wsproto::io::Message;
 use wsproto::io::on_tokio::{ClientStream, WebSocket, connect};
 
-/// The chat binary, stopped when dropped.
-struct Chat {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Chat {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+type Chat = common::example::Server;
 
 fn start_chat() -> Chat {
-    // Examples are built next to the test binaries: target/<profile>/examples/chat.
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .map(|profile| profile.join("examples").join("chat"))
-        .unwrap();
-    assert!(bin.exists(), "{} is not built", bin.display());
-    let mut child = Command::new(bin)
-        .args(["--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .strip_prefix("LISTENING ")
-        .expect("LISTENING ip:port")
-        .trim()
-        .to_owned();
-    Chat { child, addr }
+    Chat::start("chat", &["--listen", "127.0.0.1:0"])
 }
 
 async fn join(chat: &Chat) -> WebSocket<ClientStream> {

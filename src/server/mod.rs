@@ -752,7 +752,11 @@ async fn connection<U: Send + Sync + 'static>(
                 Ok(Ok(transport)) => transport,
                 Ok(Err(e)) => {
                     if let Some(hook) = &settings.on_error {
-                        hook(&Error::Io(e), Some(addr));
+                        #[cfg(feature = "rustls")]
+                        let error = crate::tls::handshake_error(e);
+                        #[cfg(not(feature = "rustls"))]
+                        let error = Error::Io(e);
+                        hook(&error, Some(addr));
                     }
                     return;
                 }

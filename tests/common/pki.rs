@@ -49,17 +49,10 @@ impl Pki {
         self.root.pem()
     }
 
-    /// A leaf for these names (DNS names or IP addresses), signed by the intermediate.
+    /// A leaf for these names (DNS names or IP addresses) with a fresh ECDSA P-256 key,
+    /// signed by the intermediate.
     pub fn leaf(&self, names: &[&str]) -> Leaf {
-        let key = KeyPair::generate().unwrap();
-        let params =
-            CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
-                .unwrap();
-        let cert = params.signed_by(&key, &self.intermediate).unwrap();
-        Leaf {
-            chain_pem: format!("{}{}", cert.pem(), self.intermediate.pem()),
-            key_pem: key.serialize_pem(),
-        }
+        self.leaf_with_key(names, &KeyPair::generate().unwrap().serialize_pem())
     }
 
     /// A client configuration trusting only this root.
