@@ -300,6 +300,7 @@ async fn invalid_request_gets_an_http_error() {
 }
 
 #[tokio::test]
+#[cfg(not(feature = "rustls"))]
 async fn wss_without_a_stream_is_a_clear_error() {
     let err = connect("wss://127.0.0.1:1/", ClientOptions::default())
         .await

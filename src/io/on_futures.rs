@@ -124,6 +124,10 @@ where
         #[cfg(feature = "rustls")]
         let tls = tls.clone();
         async move {
+            #[cfg(not(feature = "rustls"))]
+            if target.tls {
+                return Err(Error::TlsRequired(target.url));
+            }
             let mut io = FuturesIo::new(opened.await?);
             nonblocking::open_tunnel(&mut io, &target).await?;
             if !target.tls {

@@ -144,6 +144,10 @@ pub async fn connect(
         #[cfg(feature = "rustls")]
         let tls = tls.clone();
         async move {
+            #[cfg(not(feature = "rustls"))]
+            if target.tls {
+                return Err(Error::TlsRequired(target.url));
+            }
             let mut tcp = TokioIo::new(open_tcp(target.address()).await?);
             nonblocking::open_tunnel(&mut tcp, &target).await?;
             let stream = if target.tls {
