@@ -4,8 +4,11 @@
 //! Close 1001 to everyone and exit 0.
 #![cfg(all(feature = "tokio", unix))]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, Command, Stdio};
+#[path = "common/example.rs"]
+mod example;
+
+use std::io::{Read, Write};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -15,47 +18,13 @@ use wsproto::handshake::ClientOptions;
 use wsproto::io::Message;
 use wsproto::io::on_tokio::{WebSocket, connect};
 
-/// The chat binary, stopped when dropped.
-struct Chat {
-    child: Child,
-    addr: String,
+use example::Example;
+
+fn start_chat() -> Example {
+    example::start("chat", &[])
 }
 
-impl Drop for Chat {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_chat() -> Chat {
-    // Examples are built next to the test binaries: target/<profile>/examples/chat.
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .map(|profile| profile.join("examples").join("chat"))
-        .unwrap();
-    assert!(bin.exists(), "{} is not built", bin.display());
-    let mut child = Command::new(bin)
-        .args(["--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .strip_prefix("LISTENING ")
-        .expect("LISTENING ip:port")
-        .trim()
-        .to_owned();
-    Chat { child, addr }
-}
-
-async fn join(chat: &Chat) -> WebSocket<TcpStream> {
+async fn join(chat: &Example) -> WebSocket<TcpStream> {
     connect(&format!("ws://{}/ws", chat.addr), ClientOptions::default())
         .await
         .unwrap()

@@ -2,6 +2,7 @@
 //! client⇄server [`pair::Pair`], and the opening-handshake helpers in [`handshake`].
 #![allow(dead_code, unreachable_pub)]
 
+pub mod example;
 pub mod handshake;
 pub mod io;
 pub mod pair;
