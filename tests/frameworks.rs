@@ -7,7 +7,8 @@
 //! * the `hyper_echo` and `axum_echo` examples end to end, as other tools drive them: the
 //!   binary on a free port, its `LISTENING` line, `GET /`, invalid upgrades at `/ws`, and the
 //!   `echo_server` behaviour (echo of text and binary up to 64 KiB, permessage-deflate,
-//!   `--protocol` selection, `__server_close__` → Close 4001 "server-initiated").
+//!   `--protocol` selection, `__server_close__` → Close 4001 "server-initiated"), and exit
+//!   status 0 on SIGTERM; `echo_server` itself against the same WebSocket checks.
 #![cfg(all(feature = "axum", feature = "hyper", unix))]
 
 mod common;
@@ -717,4 +718,10 @@ fn hyper_echo_sigterm() {
 #[test]
 fn axum_echo_sigterm() {
     example_sigterm("axum_echo");
+}
+
+/// The reference the framework examples follow, sharing their echo loop: same behaviour.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn echo_server_websocket() {
+    example_websocket("echo_server").await;
 }
