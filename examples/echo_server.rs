@@ -15,81 +15,34 @@
 //! permessage-deflate unless `--no-deflate`, selects the first offered subprotocol that is in
 //! its `--protocol` list, and answers the text `__server_close__` with
 //! Close(4001, "server-initiated"). One task per connection; a client that vanishes only ends
-//! its own task.
+//! its own task. Exits with status 0 on SIGTERM or ctrl-c.
 
-use std::io::Write;
+#[path = "shared/echo.rs"]
+mod echo;
+
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-use futures_util::StreamExt;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use wsproto::deflate::PerMessageDeflate;
 use wsproto::handshake::{Accept, Reject, Request, ServerOptions};
+use wsproto::io::AcceptOptions;
 use wsproto::io::on_tokio::accept_with;
-use wsproto::io::{AcceptOptions, Message};
-use wsproto::{CloseCode, Extension};
 
-struct Settings {
-    protocols: Vec<String>,
-    deflate: bool,
-    tls_cert: Option<String>,
-    tls_key: Option<String>,
-}
-
-fn usage() -> ! {
-    eprintln!(
-        "usage: echo_server --listen ADDR [--protocol NAME]... [--no-deflate] \
-         [--tls-cert CERT.pem --tls-key KEY.pem]"
-    );
-    std::process::exit(2);
-}
-
-fn parse_args() -> (String, Settings) {
-    let mut listen = None;
-    let mut settings = Settings {
-        protocols: Vec::new(),
-        deflate: true,
-        tls_cert: None,
-        tls_key: None,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--listen" => listen = Some(args.next().unwrap_or_else(|| usage())),
-            "--protocol" => settings
-                .protocols
-                .push(args.next().unwrap_or_else(|| usage())),
-            "--no-deflate" => settings.deflate = false,
-            "--tls-cert" => settings.tls_cert = Some(args.next().unwrap_or_else(|| usage())),
-            "--tls-key" => settings.tls_key = Some(args.next().unwrap_or_else(|| usage())),
-            _ => usage(),
-        }
-    }
-    if settings.tls_cert.is_some() != settings.tls_key.is_some() {
-        usage();
-    }
-    (listen.unwrap_or_else(|| usage()), settings)
-}
-
-/// The extensions offered to the handshake: permessage-deflate with its default settings.
-fn extensions(settings: &Settings) -> Vec<Box<dyn Extension>> {
-    let mut extensions: Vec<Box<dyn Extension>> = Vec::new();
-    if settings.deflate {
-        extensions.push(Box::new(PerMessageDeflate::default()));
-    }
-    extensions
-}
+use echo::Settings;
 
 fn decide(settings: &Settings, request: &Request) -> Result<Accept, Reject> {
-    let protocol = request
-        .protocols()
-        .iter()
-        .find(|p| settings.protocols.contains(p))
-        .cloned();
-    Ok(Accept {
-        protocol,
-        extensions: extensions(settings),
+    let mut accept = Accept {
+        protocol: settings.select(request.protocols()).cloned(),
         ..Accept::default()
-    })
+    };
+    if settings.deflate {
+        // permessage-deflate with its default settings.
+        accept
+            .extensions
+            .push(Box::new(PerMessageDeflate::default()));
+    }
+    Ok(accept)
 }
 
 /// The TLS acceptor for `--tls-cert`/`--tls-key`, if given.
@@ -99,7 +52,7 @@ type Tls = Option<wsproto::tls::tokio_rustls::TlsAcceptor>;
 type Tls = Option<std::convert::Infallible>;
 
 fn tls_acceptor(settings: &Settings) -> Result<Tls, String> {
-    let (Some(cert), Some(key)) = (&settings.tls_cert, &settings.tls_key) else {
+    let Some((cert, key)) = &settings.tls else {
         return Ok(None);
     };
     #[cfg(feature = "rustls")]
@@ -118,17 +71,15 @@ fn tls_acceptor(settings: &Settings) -> Result<Tls, String> {
 }
 
 /// One connection: TLS first if configured (within the handshake timeout), then the echo.
-async fn serve(stream: TcpStream, settings: Arc<Settings>, tls: Arc<Tls>) {
-    let _ = stream.set_nodelay(true);
-    let peer = stream.peer_addr().ok();
-    let options = AcceptOptions::new(ServerOptions::default()).peer_addr(peer);
+async fn serve(stream: TcpStream, peer: SocketAddr, settings: Arc<Settings>, tls: Arc<Tls>) {
+    let options = AcceptOptions::new(ServerOptions::default()).peer_addr(Some(peer));
     match tls.as_ref() {
-        None => echo(stream, options, &settings).await,
+        None => echo_over(stream, options, &settings).await,
         #[cfg(feature = "rustls")]
         Some(acceptor) => {
             let timeout = AcceptOptions::DEFAULT_HANDSHAKE_TIMEOUT;
             match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
-                Ok(Ok(tls)) => echo(tls, options.secure(true), &settings).await,
+                Ok(Ok(tls)) => echo_over(tls, options.secure(true), &settings).await,
                 Ok(Err(e)) => eprintln!("TLS handshake failed: {e}"),
                 Err(_) => eprintln!("TLS handshake timed out"),
             }
@@ -138,39 +89,19 @@ async fn serve(stream: TcpStream, settings: Arc<Settings>, tls: Arc<Tls>) {
     }
 }
 
-async fn echo<S>(stream: S, options: AcceptOptions, settings: &Settings)
+async fn echo_over<S>(stream: S, options: AcceptOptions, settings: &Settings)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + 'static,
 {
-    let mut ws = match accept_with(stream, options, |r: &Request| decide(settings, r)).await {
-        Ok(ws) => ws,
-        Err(e) => {
-            eprintln!("handshake failed: {e}");
-            return;
-        }
-    };
-    while let Some(item) = ws.next().await {
-        match item {
-            Ok(Message::Text(text)) if text == "__server_close__" => {
-                let _ = ws.close(CloseCode::from(4001), "server-initiated").await;
-                return;
-            }
-            Ok(message @ (Message::Text(_) | Message::Binary(_))) => {
-                if ws.send(message).await.is_err() {
-                    // Closing or gone: keep reading so the closing handshake completes.
-                    continue;
-                }
-            }
-            Ok(_) => {}
-            // The connection failed (our Close is out); the stream ends after the handshake.
-            Err(_) => {}
-        }
+    match accept_with(stream, options, |r: &Request| decide(settings, r)).await {
+        Ok(ws) => echo::echo(ws).await,
+        Err(e) => eprintln!("handshake failed: {e}"),
     }
 }
 
 #[tokio::main]
 async fn main() {
-    let (listen, settings) = parse_args();
+    let settings = echo::parse_args("echo_server", true);
     let tls = match tls_acceptor(&settings) {
         Ok(tls) => Arc::new(tls),
         Err(e) => {
@@ -179,25 +110,9 @@ async fn main() {
         }
     };
     let settings = Arc::new(settings);
-    let listener = match TcpListener::bind(&listen).await {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("cannot listen on {listen}: {e}");
-            std::process::exit(1);
-        }
-    };
-    let addr = listener.local_addr().expect("bound address");
-    println!("LISTENING {addr}");
-    std::io::stdout().flush().expect("flush stdout");
-    loop {
-        match listener.accept().await {
-            Ok((stream, _)) => {
-                tokio::spawn(serve(stream, settings.clone(), tls.clone()));
-            }
-            Err(e) => {
-                eprintln!("accept failed: {e}");
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-            }
-        }
-    }
+    let listener = echo::listen(&settings).await;
+    echo::accept_loop(listener, |stream, peer| {
+        tokio::spawn(serve(stream, peer, settings.clone(), tls.clone()));
+    })
+    .await;
 }

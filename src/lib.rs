@@ -80,6 +80,8 @@
 //! | `futures-io` | no | futures-io adapter (`io::on_futures`) for async-std and smol |
 //! | `async-std` | no | alias of `futures-io` |
 //! | `http` | no | conversions from `http::Request` and to `http::Response` |
+//! | `hyper` | no | WebSockets inside a hyper 1.x server (`upgrade::hyper`) |
+//! | `axum` | no | the axum 0.8 extractor `upgrade::axum::WebSocketUpgrade` |
 //!
 //! Without `std` the crate is `no_std` + `alloc`; supply an entropy source with
 //! [`Config::random`] for client masking keys.
@@ -128,6 +130,8 @@ mod status;
 mod time;
 #[cfg(feature = "rustls")]
 pub mod tls;
+#[cfg(feature = "hyper")]
+pub mod upgrade;
 mod utf8;
 
 pub use config::{Config, FRAGMENT_OVERHEAD};

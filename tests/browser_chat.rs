@@ -10,6 +10,9 @@
 //! with a message, unless `CI` is set, where it fails (.ci/run installs Chromium).
 #![cfg(all(feature = "tokio", unix))]
 
+#[path = "common/example.rs"]
+mod example;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -126,81 +129,8 @@ fn wait_line(rx: &mpsc::Receiver<String>, guard: &mut Guard, what: &str) -> Stri
     }
 }
 
-/// The `chat` example as `cargo test` builds it: `target/<profile>/examples/chat`, this test
-/// being `target/<profile>/deps/browser_chat-<hash>`.
-///
-/// When run by cargo (`$CARGO` set) and the layout is the plain one, the example is first
-/// brought up to date with the same cargo, target directory, profile and features as this
-/// test: a no-op after `cargo test --all-features` (which builds the examples), and it keeps
-/// `cargo test --all-features --test browser_chat` from running a stale or missing binary.
-fn chat_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("the test executable is in target/<profile>/deps/");
-    let bin = profile_dir.join("examples").join("chat");
-    let target_dir = profile_dir
-        .parent()
-        .filter(|t| t.join("CACHEDIR.TAG").is_file());
-    let profile = profile_dir.file_name().and_then(|p| p.to_str());
-    if let (Some(cargo), Some(target_dir), Some(profile)) =
-        (std::env::var_os("CARGO"), target_dir, profile)
-    {
-        let features: Vec<&str> = [
-            ("default", cfg!(feature = "default")),
-            ("std", cfg!(feature = "std")),
-            ("tokio", cfg!(feature = "tokio")),
-            ("futures-io", cfg!(feature = "futures-io")),
-            ("async-std", cfg!(feature = "async-std")),
-            ("http", cfg!(feature = "http")),
-        ]
-        .into_iter()
-        .filter_map(|(name, on)| on.then_some(name))
-        .collect();
-        let mut build = Command::new(cargo);
-        build
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .args([
-                "build",
-                "--quiet",
-                "--example",
-                "chat",
-                "--no-default-features",
-            ])
-            .arg("--features")
-            .arg(features.join(","))
-            .arg("--target-dir")
-            .arg(target_dir)
-            .stdin(Stdio::null());
-        match profile {
-            "debug" => {}
-            "release" => {
-                build.arg("--release");
-            }
-            other => {
-                build.args(["--profile", other]);
-            }
-        }
-        let output = build.output().expect("run cargo build --example chat");
-        assert!(
-            output.status.success(),
-            "cargo build --example chat failed ({}):\n{}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    assert!(
-        bin.is_file(),
-        "{} is missing: `cargo test --all-features` builds the examples \
-         (or run `cargo build --all-features --example chat` first)",
-        bin.display()
-    );
-    bin
-}
-
 fn start_chat() -> (Guard, String) {
-    let mut child = Command::new(chat_binary())
+    let mut child = Command::new(example::binary("chat"))
         .args(["--listen", "127.0.0.1:0"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -4,7 +4,8 @@
 //! Close 1001 to everyone and exit 0.
 #![cfg(all(feature = "tokio", unix))]
 
-mod common;
+#[path = "common/example.rs"]
+mod example;
 
 use std::io::{Read, Write};
 use std::process::Command;
@@ -16,13 +17,13 @@ use wsproto::handshake::ClientOptions;
 use wsproto::io::Message;
 use wsproto::io::on_tokio::{ClientStream, WebSocket, connect};
 
-type Chat = common::example::Server;
+use example::Example;
 
-fn start_chat() -> Chat {
-    Chat::start("chat", &["--listen", "127.0.0.1:0"])
+fn start_chat() -> Example {
+    example::start("chat", &[])
 }
 
-async fn join(chat: &Chat) -> WebSocket<ClientStream> {
+async fn join(chat: &Example) -> WebSocket<ClientStream> {
     connect(&format!("ws://{}/ws", chat.addr), ClientOptions::default())
         .await
         .unwrap()

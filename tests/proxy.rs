@@ -242,7 +242,7 @@ fn futures_io_and_blocking_adapters_tunnel_too() {
 #[test]
 fn echo_client_example_through_the_proxy() {
     let Some(proxy) = tinyproxy("") else { return };
-    let server = example::Server::start("echo_server", &["--listen", "127.0.0.1:0"]);
+    let server = example::start("echo_server", &[]);
     let url = format!("ws://{}/", server.addr);
     let ok = example::run("echo_client", &["--proxy", &proxy.url(), &url]);
     assert!(
@@ -256,11 +256,9 @@ fn echo_client_example_through_the_proxy() {
     let (cert, key) = pki.leaf(&["localhost"]).write(&dir.0);
     let ca = dir.0.join("ca.pem");
     std::fs::write(&ca, pki.root_pem()).unwrap();
-    let secure = example::Server::start(
+    let secure = example::start(
         "echo_server",
         &[
-            "--listen",
-            "127.0.0.1:0",
             "--tls-cert",
             cert.to_str().unwrap(),
             "--tls-key",

@@ -305,17 +305,7 @@ fn echo_server_and_echo_client_examples_over_tls() {
         key.to_str().unwrap(),
         ca.to_str().unwrap(),
     );
-    let server = example::Server::start(
-        "echo_server",
-        &[
-            "--listen",
-            "127.0.0.1:0",
-            "--tls-cert",
-            cert,
-            "--tls-key",
-            key,
-        ],
-    );
+    let server = example::start("echo_server", &["--tls-cert", cert, "--tls-key", key]);
     let port = server.port();
     let url = format!("wss://localhost:{port}/");
     // Trusted through --ca (before or after the URL): every echo matches, exit 0.
@@ -378,15 +368,13 @@ fn echo_server_serves_an_rsa_key_from_pkcs8_pem() {
     let (cert, key) = pki.leaf_with_key(&["localhost"], &rsa).write(&dir.0);
     let ca = dir.0.join("ca.pem");
     std::fs::write(&ca, pki.root_pem()).unwrap();
-    let server = example::Server::start(
+    let server = example::start(
         "echo_server",
         &[
             "--tls-cert",
             cert.to_str().unwrap(),
             "--tls-key",
             key.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
         ],
     );
     let url = format!("wss://localhost:{}/", server.port());

@@ -29,16 +29,7 @@ impl<B> TryFrom<&http::Request<B>> for Request {
     /// Validates an `http::Request` (HTTP/1.1 only; HTTP/1.0, 2 and 3 give
     /// [`HandshakeError::UnsupportedHttpVersion`]).
     fn try_from(req: &http::Request<B>) -> Result<Self, HandshakeError> {
-        if req.version() != http::Version::HTTP_11 {
-            return Err(HandshakeError::UnsupportedHttpVersion);
-        }
-        let target = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
-        let headers: Vec<(&str, &[u8])> = req
-            .headers()
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_bytes()))
-            .collect();
-        Request::from_parts(req.method().as_str(), target, &headers)
+        validate(req.version(), req.method(), req.uri(), req.headers())
     }
 }
 
@@ -47,17 +38,25 @@ impl TryFrom<&http::request::Parts> for Request {
 
     /// Validates the parts of an `http::Request` (axum's `Parts` extractor); HTTP/1.1 only.
     fn try_from(parts: &http::request::Parts) -> Result<Self, HandshakeError> {
-        if parts.version != http::Version::HTTP_11 {
-            return Err(HandshakeError::UnsupportedHttpVersion);
-        }
-        let target = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
-        let headers: Vec<(&str, &[u8])> = parts
-            .headers
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_bytes()))
-            .collect();
-        Request::from_parts(parts.method.as_str(), target, &headers)
+        validate(parts.version, &parts.method, &parts.uri, &parts.headers)
     }
+}
+
+fn validate(
+    version: http::Version,
+    method: &http::Method,
+    uri: &http::Uri,
+    headers: &http::HeaderMap,
+) -> Result<Request, HandshakeError> {
+    if version != http::Version::HTTP_11 {
+        return Err(HandshakeError::UnsupportedHttpVersion);
+    }
+    let target = uri.path_and_query().map_or("/", |pq| pq.as_str());
+    let headers: Vec<(&str, &[u8])> = headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_bytes()))
+        .collect();
+    Request::from_parts(method.as_str(), target, &headers)
 }
 
 fn build<T>(status: u16, headers: &[(String, String)], body: T) -> http::Response<T> {
@@ -83,9 +82,18 @@ impl From<ResponseParts> for http::Response<()> {
 }
 
 impl From<Reject> for http::Response<Vec<u8>> {
-    /// The rejection with its headers and body (the HTTP server adds framing headers).
+    /// The rejection with its headers and body (the HTTP server adds framing headers), and
+    /// `Content-Type: text/plain; charset=utf-8` if there is a body and the headers have no
+    /// `Content-Type` (as [`Reject::to_bytes`]).
     fn from(reject: Reject) -> Self {
         let status = reject.effective_status();
-        build(status, &reject.headers, reject.body)
+        let mut res = build(status, &reject.headers, reject.body);
+        if !res.body().is_empty() && !res.headers().contains_key(http::header::CONTENT_TYPE) {
+            res.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
+        }
+        res
     }
 }

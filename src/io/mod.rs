@@ -32,8 +32,9 @@
 //! pile up (slowloris). A [`Callback`] sees the request (with the peer address and whether
 //! the transport is TLS) and decides now (`Result<Accept, Reject>`) or later (a
 //! [`Decision::later`] future, bounded by the handshake timeout). A stream that another HTTP
-//! server already upgraded (hyper, axum) runs with each adapter's `from_session` and
-//! [`session::accept_parsed`](crate::session::accept_parsed).
+//! server upgraded after writing the 101 itself runs with the tokio adapter's `from_accepted`
+//! and [`session::negotiate`](crate::session::negotiate) (for hyper and axum, the `upgrade`
+//! module, feature `hyper`, does it all).
 
 pub mod blocking;
 #[cfg(any(feature = "tokio", feature = "futures-io"))]

@@ -468,12 +468,24 @@ pub(crate) struct Origin {
 }
 
 impl<T: PollIo> WebSocket<T> {
-    /// Runs a session over a stream (after a handshake done elsewhere: hyper/axum upgrades
-    /// with [`session::accept_parsed`](crate::session::accept_parsed), or a raw
+    /// Runs a session over a stream (after a handshake done elsewhere, e.g.
+    /// [`session::accept_parsed`](crate::session::accept_parsed), or a raw
     /// [`Session::new`]). Whatever the session already queued (e.g. a 101 response) is
     /// written first.
     pub fn from_session(io: T, session: Session) -> Self {
         Self::with_origin(io, session, T::clock(), Origin::default())
+    }
+
+    /// Runs a server session over a stream another HTTP server upgraded after answering
+    /// `request` (hyper, axum: [`session::negotiate`](crate::session::negotiate)). The
+    /// WebSocket reports the request ([`request`](Self::request)) and its peer address.
+    pub fn from_accepted(io: T, session: Session, request: Request) -> Self {
+        let origin = Origin {
+            peer_addr: request.peer_addr(),
+            request: Some(request),
+            url: None,
+        };
+        Self::with_origin(io, session, T::clock(), origin)
     }
 
     pub(crate) fn with_origin(
@@ -1051,10 +1063,5 @@ pub fn accept_parsed<T: PollIo>(
     config: crate::Config,
 ) -> Result<WebSocket<T>, Error> {
     let session = crate::session::accept_parsed(request, accept, config)?;
-    let origin = Origin {
-        request: Some(request.clone()),
-        url: None,
-        peer_addr: request.peer_addr(),
-    };
-    Ok(WebSocket::with_origin(io, session, T::clock(), origin))
+    Ok(WebSocket::from_accepted(io, session, request.clone()))
 }

@@ -320,7 +320,7 @@ pub async fn accept_with<S: AsyncRead + AsyncWrite + Unpin + 'static, C: Callbac
     nonblocking::accept_with(TokioIo::detect(stream), options, callback).await
 }
 
-/// Runs a session over a stream whose handshake was done elsewhere (hyper/axum upgrade after
+/// Runs a session over a stream whose handshake was done elsewhere (e.g. after
 /// [`session::accept_parsed`](crate::session::accept_parsed)), or a raw one.
 pub fn from_session<S: AsyncRead + AsyncWrite + Unpin>(
     stream: S,
@@ -329,12 +329,24 @@ pub fn from_session<S: AsyncRead + AsyncWrite + Unpin>(
     nonblocking::WebSocket::from_session(TokioIo::new(stream), session)
 }
 
+/// Runs a server session over a stream another HTTP server upgraded after writing the 101
+/// for `request` itself (hyper, axum: [`session::negotiate`](crate::session::negotiate); the
+/// `upgrade` module, feature `hyper`, does all of this). The WebSocket reports the request
+/// and its peer address.
+pub fn from_accepted<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    session: Session,
+    request: Request,
+) -> WebSocket<S> {
+    nonblocking::WebSocket::from_accepted(TokioIo::new(stream), session, request)
+}
+
 /// Accepts a request that was already read from `stream` and parsed elsewhere
 /// ([`Request::from_parts`]; ws `handleUpgrade`): the 101 response is written first, then the
 /// WebSocket runs. An invalid request is an error (answer it with
 /// [`HandshakeError::to_reject`](crate::handshake::HandshakeError::to_reject)). If another
-/// HTTP server writes the 101 itself (hyper/axum), use [`from_session`] with a session built
-/// from [`handshake::accept_parsed`](crate::handshake::accept_parsed) instead.
+/// HTTP server writes the 101 itself (hyper/axum), use [`from_accepted`] with a session from
+/// [`session::negotiate`](crate::session::negotiate) instead.
 pub fn accept_parsed<S: AsyncRead + AsyncWrite + Unpin>(
     stream: S,
     request: &Request,

@@ -13,7 +13,8 @@ use core::time::Duration;
 
 use super::{Error, Misuse, Session};
 use crate::handshake::{
-    Accept, HandshakeError, PlainRequest, Reject, Request, ServerHandshake, ServerOptions,
+    Accept, HandshakeError, PlainRequest, Reject, Request, ResponseParts, ServerHandshake,
+    ServerOptions,
 };
 use crate::{Config, Connection, Instant, Status};
 
@@ -472,8 +473,7 @@ impl Accepting {
     pub fn into_session(self) -> Result<(Session, Request), Error> {
         match (self.conn, self.request) {
             (Some(conn), Some(request)) => {
-                let mut session = Session::with_protocol(conn, self.protocol);
-                session.set_version(request.version());
+                let session = Session::accepted(conn, self.protocol, &request);
                 Ok((session, request))
             }
             _ => Err(Error::Misuse(Misuse::HandshakeOver)),
@@ -486,10 +486,22 @@ impl Accepting {
 /// [`handshake::accept_parsed`](crate::handshake::accept_parsed), then queues the 101 response
 /// at the front of the session's output, so the executor writes it before any frame.
 pub fn accept_parsed(request: &Request, accept: Accept, config: Config) -> Result<Session, Error> {
-    let protocol = accept.protocol.clone();
-    let (mut conn, parts) = crate::handshake::accept_parsed(request, accept, config)?;
-    conn.queue_raw(&parts.to_bytes());
-    let mut session = Session::with_protocol(conn, protocol);
-    session.set_version(request.version());
+    let (mut session, parts) = negotiate(request, accept, config)?;
+    session.conn.queue_raw(&parts.to_bytes());
     Ok(session)
+}
+
+/// Server, for an HTTP server that writes the 101 itself (hyper, axum; see
+/// `wsproto::upgrade`): negotiates like [`accept_parsed`] and returns the session with
+/// nothing queued, and the 101 for that server to send. The session reports the negotiated
+/// subprotocol, extensions and protocol version; run it over the upgraded stream (the tokio
+/// adapter's `from_accepted`).
+pub fn negotiate(
+    request: &Request,
+    accept: Accept,
+    config: Config,
+) -> Result<(Session, ResponseParts), Error> {
+    let protocol = accept.protocol.clone();
+    let (conn, parts) = crate::handshake::accept_parsed(request, accept, config)?;
+    Ok((Session::accepted(conn, protocol, request), parts))
 }

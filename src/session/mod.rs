@@ -69,7 +69,7 @@ use alloc::collections::VecDeque;
 use alloc::string::String;
 use core::fmt;
 
-use crate::handshake::Version;
+use crate::handshake::{Request, Version};
 use crate::message::{Message, MessageReader};
 use crate::{CloseCode, Connection, Instant, Role, SendError, SendOptions, State};
 
@@ -79,7 +79,7 @@ mod error;
 
 pub use accept::{
     AcceptAll, AcceptOptions, AcceptStep, Accepting, Callback, Decision, PlainHandler,
-    accept_parsed,
+    accept_parsed, negotiate,
 };
 pub use dial::{ConnectOptions, DialStep, Dialing, Target};
 pub use error::{Error, Misuse};
@@ -264,6 +264,13 @@ impl Session {
     pub fn with_protocol(conn: Connection, protocol: Option<String>) -> Self {
         let mut session = Session::new(conn);
         session.protocol = protocol;
+        session
+    }
+
+    /// A server session for an accepted request: its subprotocol and protocol version.
+    fn accepted(conn: Connection, protocol: Option<String>, request: &Request) -> Self {
+        let mut session = Session::with_protocol(conn, protocol);
+        session.set_version(request.version());
         session
     }
 
