@@ -32,8 +32,16 @@
 //! [`Decision::later`] future, bounded by the handshake timeout). A stream that another HTTP
 //! server already upgraded (hyper, axum) runs with each adapter's `from_session` and
 //! [`session::accept_parsed`](crate::session::accept_parsed).
+//!
+//! # Byte streams
+//!
+//! `byte_stream::ByteStream` (features `tokio`, `futures-io`) is a WebSocket as an
+//! `AsyncRead` + `AsyncWrite` byte stream over binary messages (ws `createWebSocketStream`):
+//! `ws.into_byte_stream()`.
 
 pub mod blocking;
+#[cfg(any(feature = "tokio", feature = "futures-io"))]
+pub mod byte_stream;
 #[cfg(any(feature = "tokio", feature = "futures-io"))]
 pub mod nonblocking;
 #[cfg(feature = "futures-io")]
