@@ -80,6 +80,7 @@
 //! | `futures-io` | no | futures-io adapter (`io::on_futures`) for async-std and smol |
 //! | `async-std` | no | alias of `futures-io` |
 //! | `http` | no | conversions from `http::Request` and to `http::Response` |
+//! | `tracing` | no | `tracing` events (target `wsproto`) for handshakes, protocol errors, closes, timeouts; no_std-capable (docs/server.md, "Logging") |
 //!
 //! Without `std` the crate is `no_std` + `alloc`; supply an entropy source with
 //! [`Config::random`] for client masking keys.
@@ -126,6 +127,7 @@ pub mod server;
 pub mod session;
 mod status;
 mod time;
+mod trace;
 mod utf8;
 
 pub use config::{Config, FRAGMENT_OVERHEAD};

@@ -523,6 +523,7 @@ impl<T: PollIo> WebSocket<T> {
     pub(crate) fn with_peer_addr(mut self, addr: Option<SocketAddr>) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
             inner.peer_addr = addr;
+            lock(&inner.state).session.set_peer_addr(addr);
         }
         self
     }

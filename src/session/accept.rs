@@ -15,6 +15,7 @@ use super::{Error, Misuse, Session};
 use crate::handshake::{
     Accept, HandshakeError, PlainRequest, Reject, Request, ServerHandshake, ServerOptions,
 };
+use crate::trace::{self, event};
 use crate::{Config, Connection, Instant, Status};
 
 /// Read size while the request comes in.
@@ -307,6 +308,13 @@ impl Accepting {
     pub fn step(&mut self, now: Instant) -> AcceptStep<'_> {
         if self.phase != Phase::Done && self.deadline.is_some_and(|d| now >= d) {
             self.phase = Phase::Done;
+            event!(
+                INFO,
+                "handshake timed out",
+                role = "server",
+                peer = trace::peer(self.peer_addr),
+                timeout = "handshake",
+            );
             return AcceptStep::Failed(Error::HandshakeTimeout);
         }
         match self.phase {
@@ -339,6 +347,7 @@ impl Accepting {
                     return AcceptStep::Flush;
                 }
                 self.phase = Phase::Done;
+                log_accepted(self.request.as_ref(), self.protocol.as_deref());
                 AcceptStep::Accepted
             }
             Phase::Refusing => {
@@ -355,6 +364,7 @@ impl Accepting {
                     .error
                     .take()
                     .unwrap_or(Error::Misuse(Misuse::HandshakeOver));
+                log_refused(self.peer_addr, &error);
                 self.fail(error)
             }
             Phase::Done => AcceptStep::Failed(Error::Misuse(Misuse::HandshakeOver)),
@@ -474,6 +484,7 @@ impl Accepting {
             (Some(conn), Some(request)) => {
                 let mut session = Session::with_protocol(conn, self.protocol);
                 session.set_version(request.version());
+                session.set_peer_addr(self.peer_addr);
                 Ok((session, request))
             }
             _ => Err(Error::Misuse(Misuse::HandshakeOver)),
@@ -487,9 +498,59 @@ impl Accepting {
 /// at the front of the session's output, so the executor writes it before any frame.
 pub fn accept_parsed(request: &Request, accept: Accept, config: Config) -> Result<Session, Error> {
     let protocol = accept.protocol.clone();
-    let (mut conn, parts) = crate::handshake::accept_parsed(request, accept, config)?;
+    let (mut conn, parts) = crate::handshake::accept_parsed(request, accept, config)
+        .inspect_err(|e| log_refused(request.peer_addr(), &Error::Handshake(e.clone())))?;
     conn.queue_raw(&parts.to_bytes());
+    log_accepted(Some(request), protocol.as_deref());
     let mut session = Session::with_protocol(conn, protocol);
     session.set_version(request.version());
+    session.set_peer_addr(request.peer_addr());
     Ok(session)
+}
+
+/// The log event of an accepted handshake (the 101 is written or queued).
+fn log_accepted(request: Option<&Request>, protocol: Option<&str>) {
+    event!(
+        DEBUG,
+        "handshake accepted",
+        role = "server",
+        peer = trace::peer(request.and_then(Request::peer_addr)),
+        path = request.map_or("", Request::path),
+        protocol = protocol,
+    );
+}
+
+/// The log event of a refused handshake, once the answer (if any) is out: rejected with an
+/// HTTP status (invalid request, the application's decision, a failed negotiation), a plain
+/// HTTP request answered, or a connection that ended before its request did.
+fn log_refused(peer: Option<SocketAddr>, error: &Error) {
+    let peer = trace::peer(peer);
+    match error {
+        Error::PlainHttp(status) => event!(
+            DEBUG,
+            "plain HTTP request answered",
+            role = "server",
+            peer = peer,
+            status = *status,
+        ),
+        Error::Handshake(HandshakeError::UnexpectedEof) => event!(
+            DEBUG,
+            "handshake abandoned",
+            role = "server",
+            peer = peer,
+            reason = %error,
+        ),
+        _ => event!(
+            INFO,
+            "handshake rejected",
+            role = "server",
+            peer = peer,
+            status = match error {
+                Error::Rejected(status) => Some(*status),
+                Error::Handshake(e) => e.status(),
+                _ => None,
+            },
+            reason = %error,
+        ),
+    }
 }
