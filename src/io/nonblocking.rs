@@ -520,6 +520,7 @@ impl<T: PollIo> WebSocket<T> {
         self.inner.poll_drive(cx);
     }
 
+    #[cfg(feature = "tokio")]
     pub(crate) fn with_peer_addr(mut self, addr: Option<SocketAddr>) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
             inner.peer_addr = addr;
