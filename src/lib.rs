@@ -80,8 +80,11 @@
 //! | `futures-io` | no | futures-io adapter (`io::on_futures`) for async-std and smol |
 //! | `async-std` | no | alias of `futures-io` |
 //! | `http` | no | conversions from `http::Request` and to `http::Response` |
+//! | `rustls` | no | `wss://` in `connect`, TLS servers (`ServerBuilder::tls`), [`tls`] (rustls, *ring*) |
+//! | `webpki-roots` / `native-roots` | no | default trust roots: Mozilla's / the platform's |
 //! | `hyper` | no | WebSockets inside a hyper 1.x server (`upgrade::hyper`) |
 //! | `axum` | no | the axum 0.8 extractor `upgrade::axum::WebSocketUpgrade` |
+//! | `tracing` | no | `tracing` events (target `wsproto`) for handshakes, protocol errors, closes, timeouts; no_std-capable (docs/server.md, "Logging") |
 //!
 //! Without `std` the crate is `no_std` + `alloc`; supply an entropy source with
 //! [`Config::random`] for client masking keys.
@@ -130,6 +133,7 @@ mod status;
 mod time;
 #[cfg(feature = "rustls")]
 pub mod tls;
+mod trace;
 #[cfg(feature = "hyper")]
 pub mod upgrade;
 mod utf8;

@@ -652,5 +652,6 @@ pub fn connect(
         Err(Error::Io(last))
     })?;
     ws.peer_addr = Stream::peer_addr(&ws.stream);
+    ws.session.set_peer_addr(ws.peer_addr);
     Ok((ws, response))
 }

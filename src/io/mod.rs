@@ -35,8 +35,16 @@
 //! server upgraded after writing the 101 itself runs with the tokio adapter's `from_accepted`
 //! and [`session::negotiate`](crate::session::negotiate) (for hyper and axum, the `upgrade`
 //! module, feature `hyper`, does it all).
+//!
+//! # Byte streams
+//!
+//! `byte_stream::ByteStream` (features `tokio`, `futures-io`) is a WebSocket as an
+//! `AsyncRead` + `AsyncWrite` byte stream over binary messages (ws `createWebSocketStream`):
+//! `ws.into_byte_stream()`.
 
 pub mod blocking;
+#[cfg(any(feature = "tokio", feature = "futures-io"))]
+pub mod byte_stream;
 #[cfg(any(feature = "tokio", feature = "futures-io"))]
 pub mod nonblocking;
 #[cfg(feature = "futures-io")]

@@ -376,13 +376,25 @@ impl<T: PollIo> Inner<T> {
         }
     }
 
-    /// Sends Close(1000) unless closing already, and writes it out.
+    /// Sends Close(1000) unless closing already, and writes it out. The command (which wakes
+    /// both halves) runs only while the connection is open: repeated polls while the write is
+    /// pending would otherwise wake this very task each time and spin.
     fn poll_close(&self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.command(|s, now| s.close(now, CloseCode::NORMAL, ""))?;
+        if self.lock().session.state() == State::Open {
+            self.command(|s, now| s.close(now, CloseCode::NORMAL, ""))?;
+        }
         match self.poll_flush(cx) {
             Poll::Ready(Err(_)) => Poll::Ready(Ok(())),
             other => other,
         }
+    }
+
+    /// Moves the connection without taking anything for the receiver (a send turn that waits
+    /// for nothing): writes what is queued, reads what the transport has (pings get their
+    /// pongs; a data message is held for the receiver), runs the timers, until everything
+    /// is blocked. The writer's waker stays registered for the next change.
+    fn poll_drive(&self, cx: &mut Context<'_>) {
+        let _ = self.turn(cx, Side::Write, Turn::Send, |_| false);
     }
 
     /// Waits until the closing handshake is over (send turns: messages stay for the reader).
@@ -520,10 +532,17 @@ impl<T: PollIo> WebSocket<T> {
         }
     }
 
-    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    /// See `Inner::poll_drive`: used by writers that want pings answered between writes
+    /// ([`ByteStream`](super::byte_stream::ByteStream)).
+    pub(crate) fn poll_drive(&self, cx: &mut Context<'_>) {
+        self.inner.poll_drive(cx);
+    }
+
+    #[cfg(feature = "tokio")]
     pub(crate) fn with_peer_addr(mut self, addr: Option<SocketAddr>) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
             inner.peer_addr = addr;
+            lock(&inner.state).session.set_peer_addr(addr);
         }
         self
     }

@@ -96,6 +96,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PollIo for FuturesIo<S> {
 
 /// A WebSocket over a futures-io stream (see [`nonblocking::WebSocket`] for its methods).
 pub type WebSocket<S> = nonblocking::WebSocket<FuturesIo<S>>;
+/// A byte stream over a WebSocket on this runtime (see [`ByteStream`](super::byte_stream::ByteStream)).
+pub type ByteStream<S> = super::byte_stream::ByteStream<FuturesIo<S>>;
 /// The receiving half of a [`WebSocket`].
 pub type ReadHalf<S> = nonblocking::ReadHalf<FuturesIo<S>>;
 /// The sending half of a [`WebSocket`].

@@ -120,6 +120,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PollIo for TokioIo<S> {
 
 /// A WebSocket over a tokio stream (see [`nonblocking::WebSocket`] for its methods).
 pub type WebSocket<S> = nonblocking::WebSocket<TokioIo<S>>;
+/// A byte stream over a WebSocket on this runtime (see [`ByteStream`](super::byte_stream::ByteStream)).
+pub type ByteStream<S> = super::byte_stream::ByteStream<TokioIo<S>>;
 /// The receiving half of a [`WebSocket`].
 pub type ReadHalf<S> = nonblocking::ReadHalf<TokioIo<S>>;
 /// The sending half of a [`WebSocket`].

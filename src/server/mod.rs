@@ -55,6 +55,7 @@ use crate::frame::PreparedFrame;
 use crate::handshake::{Accept, PlainRequest, Reject, Request, ServerOptions};
 use crate::io::on_tokio;
 use crate::io::{AcceptOptions, Decision, Error, Message};
+use crate::trace::event;
 use crate::{CloseCode, Config};
 
 mod client;
@@ -540,6 +541,15 @@ impl<U: Send + Sync + 'static> ServerHandle<U> {
     /// them to finish the closing handshake, then end the rest. Returns once every
     /// connection is over.
     pub async fn shutdown(&self, code: CloseCode, reason: &str, grace: Duration) {
+        event!(
+            INFO,
+            "server shutting down",
+            role = "server",
+            connections = self.registry.connections.load(Ordering::Acquire),
+            close_code = code.as_u16(),
+            reason = reason,
+            grace_ms = grace.as_millis() as u64,
+        );
         self.registry.shutting_down.store(true, Ordering::Release);
         self.registry.stop.notify_one();
         self.registry.shutdown_started.notify_waiters();
@@ -547,7 +557,8 @@ impl<U: Send + Sync + 'static> ServerHandle<U> {
             entry.outbox.close(code, reason, false);
         }
         let all_closed = self.wait_closed();
-        if tokio::time::timeout(grace, all_closed).await.is_err() {
+        let forced = tokio::time::timeout(grace, all_closed).await.is_err();
+        if forced {
             for entry in self.registry.entries() {
                 entry.outbox.close(code, reason, true);
             }
@@ -558,6 +569,13 @@ impl<U: Send + Sync + 'static> ServerHandle<U> {
         }
         self.registry.shutdown_done.store(true, Ordering::Release);
         self.registry.changed.notify_waiters();
+        event!(
+            INFO,
+            "server shut down",
+            role = "server",
+            forced = forced,
+            connections_left = self.registry.connections.load(Ordering::Acquire),
+        );
     }
 
     /// Waits until no connection is left (after [`shutdown`](Self::shutdown), or when the
@@ -639,7 +657,7 @@ impl<U: Send + Sync + 'static> Server<U> {
             };
             match accepted {
                 Ok((stream, addr)) => {
-                    let slot = self.reserve(addr.ip());
+                    let slot = self.reserve(addr);
                     let settings = self.settings.clone();
                     tokio::spawn(connection(stream, addr, slot, settings));
                 }
@@ -656,7 +674,9 @@ impl<U: Send + Sync + 'static> Server<U> {
         Ok(())
     }
 
-    fn reserve(&self, ip: IpAddr) -> (Slot<U>, bool) {
+    /// Counts a new connection; whether it is over a limit (then it gets 503).
+    fn reserve(&self, addr: SocketAddr) -> (Slot<U>, bool) {
+        let ip = addr.ip();
         let total = self.registry.connections.fetch_add(1, Ordering::AcqRel) + 1;
         let at_ip = {
             let mut per_ip = lock(&self.registry.per_ip);
@@ -664,13 +684,30 @@ impl<U: Send + Sync + 'static> Server<U> {
             *n += 1;
             *n
         };
-        let over = total > self.settings.max_connections || at_ip > self.settings.max_per_ip;
+        let over = if total > self.settings.max_connections {
+            Some(("max_connections", total, self.settings.max_connections))
+        } else if at_ip > self.settings.max_per_ip {
+            Some(("max_connections_per_ip", at_ip, self.settings.max_per_ip))
+        } else {
+            None
+        };
+        if let Some((limit, count, max)) = over {
+            event!(
+                WARN,
+                "connection over limit",
+                role = "server",
+                peer = %addr,
+                limit = limit,
+                connections = count,
+                max = max,
+            );
+        }
         let slot = Slot {
             registry: self.registry.clone(),
             ip,
             id: None,
         };
-        (slot, over)
+        (slot, over.is_some())
     }
 }
 
@@ -751,6 +788,13 @@ async fn connection<U: Send + Sync + 'static>(
             match wrapped.await {
                 Ok(Ok(transport)) => transport,
                 Ok(Err(e)) => {
+                    event!(
+                        INFO,
+                        "transport handshake failed",
+                        role = "server",
+                        peer = %addr,
+                        error = %e,
+                    );
                     if let Some(hook) = &settings.on_error {
                         #[cfg(feature = "rustls")]
                         let error = crate::tls::handshake_error(e);
@@ -761,6 +805,13 @@ async fn connection<U: Send + Sync + 'static>(
                     return;
                 }
                 Err(_) => {
+                    event!(
+                        INFO,
+                        "handshake timed out",
+                        role = "server",
+                        peer = %addr,
+                        timeout = "transport",
+                    );
                     if let Some(hook) = &settings.on_error {
                         hook(&Error::HandshakeTimeout, Some(addr));
                     }
@@ -772,7 +823,10 @@ async fn connection<U: Send + Sync + 'static>(
     let accepted = tokio::select! {
         accepted = on_tokio::accept_with(transport, options, decide) => accepted,
         // A handshake in progress when the server shuts down is dropped.
-        () = registry.shutdown_started.notified() => Err(Error::Rejected(503)),
+        () = registry.shutdown_started.notified() => {
+            event!(DEBUG, "handshake dropped: shutting down", role = "server", peer = %addr);
+            Err(Error::Rejected(503))
+        }
     };
     let ws = match accepted {
         Ok(ws) => ws,

@@ -16,6 +16,7 @@ use crate::handshake::{
     Accept, HandshakeError, PlainRequest, Reject, Request, ResponseParts, ServerHandshake,
     ServerOptions,
 };
+use crate::trace::{self, event};
 use crate::{Config, Connection, Instant, Status};
 
 /// Read size while the request comes in.
@@ -308,6 +309,13 @@ impl Accepting {
     pub fn step(&mut self, now: Instant) -> AcceptStep<'_> {
         if self.phase != Phase::Done && self.deadline.is_some_and(|d| now >= d) {
             self.phase = Phase::Done;
+            event!(
+                INFO,
+                "handshake timed out",
+                role = "server",
+                peer = trace::peer(self.peer_addr),
+                timeout = "handshake",
+            );
             return AcceptStep::Failed(Error::HandshakeTimeout);
         }
         match self.phase {
@@ -340,6 +348,7 @@ impl Accepting {
                     return AcceptStep::Flush;
                 }
                 self.phase = Phase::Done;
+                log_accepted(self.request.as_ref(), self.protocol.as_deref());
                 AcceptStep::Accepted
             }
             Phase::Refusing => {
@@ -356,6 +365,7 @@ impl Accepting {
                     .error
                     .take()
                     .unwrap_or(Error::Misuse(Misuse::HandshakeOver));
+                log_refused(self.peer_addr, &error);
                 self.fail(error)
             }
             Phase::Done => AcceptStep::Failed(Error::Misuse(Misuse::HandshakeOver)),
@@ -502,6 +512,55 @@ pub fn negotiate(
     config: Config,
 ) -> Result<(Session, ResponseParts), Error> {
     let protocol = accept.protocol.clone();
-    let (conn, parts) = crate::handshake::accept_parsed(request, accept, config)?;
+    let (conn, parts) = crate::handshake::accept_parsed(request, accept, config)
+        .inspect_err(|e| log_refused(request.peer_addr(), &Error::Handshake(e.clone())))?;
+    log_accepted(Some(request), protocol.as_deref());
     Ok((Session::accepted(conn, protocol, request), parts))
+}
+
+/// The log event of an accepted handshake (the 101 is written or queued).
+fn log_accepted(request: Option<&Request>, protocol: Option<&str>) {
+    event!(
+        DEBUG,
+        "handshake accepted",
+        role = "server",
+        peer = trace::peer(request.and_then(Request::peer_addr)),
+        path = request.map_or("", Request::path),
+        protocol = protocol,
+    );
+}
+
+/// The log event of a refused handshake, once the answer (if any) is out: rejected with an
+/// HTTP status (invalid request, the application's decision, a failed negotiation), a plain
+/// HTTP request answered, or a connection that ended before its request did.
+fn log_refused(peer: Option<SocketAddr>, error: &Error) {
+    let peer = trace::peer(peer);
+    match error {
+        Error::PlainHttp(status) => event!(
+            DEBUG,
+            "plain HTTP request answered",
+            role = "server",
+            peer = peer,
+            status = *status,
+        ),
+        Error::Handshake(HandshakeError::UnexpectedEof) => event!(
+            DEBUG,
+            "handshake abandoned",
+            role = "server",
+            peer = peer,
+            reason = %error,
+        ),
+        _ => event!(
+            INFO,
+            "handshake rejected",
+            role = "server",
+            peer = peer,
+            status = match error {
+                Error::Rejected(status) => Some(*status),
+                Error::Handshake(e) => e.status(),
+                _ => None,
+            },
+            reason = %error,
+        ),
+    }
 }

@@ -249,6 +249,14 @@ impl Dialing {
     pub fn step(&mut self, now: Instant) -> DialStep<'_> {
         if let Some(error) = self.error.take() {
             self.phase = Phase::Done;
+            crate::trace::event!(
+                INFO,
+                "handshake failed",
+                role = "client",
+                url = self.url.as_str(),
+                status = error.response().map(|r| r.status),
+                error = %error,
+            );
             return DialStep::Failed(error);
         }
         if self.phase == Phase::Done {
@@ -256,6 +264,13 @@ impl Dialing {
         }
         if self.deadline.is_some_and(|d| now >= d) {
             self.phase = Phase::Done;
+            crate::trace::event!(
+                INFO,
+                "handshake timed out",
+                role = "client",
+                url = self.url.as_str(),
+                timeout = "handshake",
+            );
             return DialStep::Failed(Error::HandshakeTimeout);
         }
         match self.phase {
@@ -375,6 +390,14 @@ impl Dialing {
         let protocol = response.protocol().map(String::from);
         let mut session = Session::with_protocol(conn, protocol);
         session.set_version(version);
+        crate::trace::event!(
+            DEBUG,
+            "handshake done",
+            role = "client",
+            url = self.url.as_str(),
+            status = response.status,
+            protocol = session.protocol(),
+        );
         Ok((session, response))
     }
 }

@@ -68,9 +68,11 @@
 use alloc::collections::VecDeque;
 use alloc::string::String;
 use core::fmt;
+use core::net::SocketAddr;
 
 use crate::handshake::{Request, Version};
 use crate::message::{Message, MessageReader};
+use crate::trace::{self, event};
 use crate::{CloseCode, Connection, Instant, Role, SendError, SendOptions, State};
 
 mod accept;
@@ -213,6 +215,9 @@ pub struct Session {
     write_through: bool,
     bytes_received: u64,
     bytes_sent: u64,
+    /// The peer's address, for log events only (see [`Session::set_peer_addr`]).
+    #[cfg(feature = "tracing")]
+    peer_addr: Option<SocketAddr>,
 }
 
 impl fmt::Debug for Session {
@@ -257,6 +262,8 @@ impl Session {
             write_through: false,
             bytes_received: 0,
             bytes_sent: 0,
+            #[cfg(feature = "tracing")]
+            peer_addr: None,
         }
     }
 
@@ -271,6 +278,7 @@ impl Session {
     fn accepted(conn: Connection, protocol: Option<String>, request: &Request) -> Self {
         let mut session = Session::with_protocol(conn, protocol);
         session.set_version(request.version());
+        session.set_peer_addr(request.peer_addr());
         session
     }
 
@@ -299,6 +307,25 @@ impl Session {
     /// Records the protocol version the handshake used (the handshakes of this module do).
     pub fn set_version(&mut self, version: Version) {
         self.version = version;
+    }
+
+    /// Records the peer's address for the log events of the `tracing` feature (the server
+    /// handshakes of this module and the adapters' TCP `connect` do). Without that feature
+    /// nothing is kept.
+    pub fn set_peer_addr(&mut self, addr: Option<SocketAddr>) {
+        #[cfg(feature = "tracing")]
+        {
+            self.peer_addr = addr;
+        }
+        let _ = addr;
+    }
+
+    /// The address given to [`set_peer_addr`](Session::set_peer_addr), for log events.
+    fn peer_addr(&self) -> Option<SocketAddr> {
+        #[cfg(feature = "tracing")]
+        return self.peer_addr;
+        #[cfg(not(feature = "tracing"))]
+        None
     }
 
     /// The names of the negotiated extensions, in negotiation order.
@@ -509,6 +536,15 @@ impl Session {
     /// Close(code, reason) unless `skip_close_frame`, discards what was not delivered, and
     /// closes the transport once that frame is written. Not reported as an error.
     pub fn terminate(&mut self, code: CloseCode, reason: &str, skip_close_frame: bool) {
+        event!(
+            DEBUG,
+            "connection terminated",
+            role = trace::role(self.role()),
+            peer = trace::peer(self.peer_addr()),
+            close_code = code.as_u16(),
+            reason = reason,
+            close_frame_sent = !skip_close_frame,
+        );
         self.terminated = true;
         self.parse_ready = true;
         self.held.clear();
@@ -585,6 +621,9 @@ impl Session {
             {
                 match self.reader.next(&mut self.conn) {
                     Ok(Some(message)) => {
+                        if let Message::Close(frame) = &message {
+                            self.log_close(frame.as_ref());
+                        }
                         let owes = !self.write_blocked && !self.conn.poll_transmit().is_empty();
                         if receiving && !owes {
                             return Step::Deliver(message);
@@ -689,6 +728,13 @@ impl Session {
     /// The last bytes did not drain in time: stop writing, as if the transport broke (a held
     /// failure is still reported; no new one is added).
     fn give_up(&mut self) {
+        event!(
+            INFO,
+            "timed out",
+            role = trace::role(self.role()),
+            peer = trace::peer(self.peer_addr()),
+            timeout = "drain",
+        );
         self.broken = true;
         self.changes = self.changes.wrapping_add(1);
         self.conn.drop_connection(CloseCode::ABNORMAL, "", true);
@@ -697,10 +743,56 @@ impl Session {
     /// Records the connection's failure, the first one only.
     fn fail(&mut self, error: Error) {
         if !self.failed && !self.ended && !self.terminated {
+            self.log_failure(&error);
             self.failed = true;
             self.failure = Some(error);
             self.changes = self.changes.wrapping_add(1);
         }
+    }
+
+    /// The log event of a failure: a protocol error or a timeout (with the close code we
+    /// sent; 1006 when none was), or the transport failing.
+    fn log_failure(&self, error: &Error) {
+        let role = trace::role(self.role());
+        let peer = trace::peer(self.peer_addr());
+        match error {
+            Error::Connection(crate::Error::Protocol(e)) => event!(
+                INFO,
+                "protocol error",
+                role = role,
+                peer = peer,
+                close_code = e.close_code().as_u16(),
+                error = %e,
+            ),
+            Error::Connection(e @ crate::Error::TimedOut(timeout)) => event!(
+                INFO,
+                "timed out",
+                role = role,
+                peer = peer,
+                timeout = trace::timeout(*timeout),
+                close_code = e.close_code().as_u16(),
+            ),
+            other => event!(
+                DEBUG,
+                "connection failed",
+                role = role,
+                peer = peer,
+                error = %other,
+            ),
+        }
+    }
+
+    /// The log event of the peer's Close: the closing handshake is complete (ours went
+    /// first, or our reply is queued), or the transport ended without one (1006).
+    fn log_close(&self, frame: Option<&crate::CloseFrame>) {
+        event!(
+            DEBUG,
+            "connection closed",
+            role = trace::role(self.role()),
+            peer = trace::peer(self.peer_addr()),
+            close_code = frame.map_or(CloseCode::NO_STATUS, |f| f.code).as_u16(),
+            reason = frame.map_or("", |f| f.reason.as_str()),
+        );
     }
 
     /// `End` once the receiver has everything; otherwise wait for it to come.
