@@ -15,7 +15,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::example;
-use common::pki::{Pki, TempDir};
+use common::pki::Pki;
+use common::tempdir::TempDir;
 use futures_util::StreamExt;
 use wsproto::CloseCode;
 use wsproto::handshake::{HandshakeError, Proxy};

@@ -149,12 +149,12 @@ impl<U: Send + Sync + 'static> ClientRef<U> {
 
     /// Subscribes this client to a topic; `true` if it was not subscribed yet.
     pub fn subscribe(&self, topic: &str) -> bool {
-        self.registry.topics().subscribe(self.entry.id, topic)
+        self.registry.subscribe(self.entry.id, topic)
     }
 
     /// Unsubscribes this client from a topic; `true` if it was subscribed.
     pub fn unsubscribe(&self, topic: &str) -> bool {
-        self.registry.topics().unsubscribe(self.entry.id, topic)
+        self.registry.unsubscribe(self.entry.id, topic)
     }
 
     /// The topics this client is subscribed to.

@@ -58,12 +58,19 @@ use crate::io::{AcceptOptions, Decision, Error, Message};
 use crate::trace::event;
 use crate::{CloseCode, Config};
 
+mod backplane;
 mod client;
 mod cookie;
 mod forwarded;
 mod outbox;
+#[cfg(feature = "redis")]
+mod redis;
 mod router;
 mod topics;
+
+pub use backplane::{Backplane, BackplaneError, BackplaneFuture, BackplaneStatus, Inbound, Scope};
+#[cfg(feature = "redis")]
+pub use redis::{RedisBackplane, RedisOptions, RedisStats};
 
 pub use client::{Client, ClientId, ClientRef};
 pub use cookie::{Cookie, SameSite};
@@ -132,6 +139,7 @@ pub struct ServerBuilder<U = ()> {
     plain_http: Option<PlainHttp>,
     make_data: MakeData<U>,
     acceptor: Option<(Acceptor, bool)>,
+    backplane: Option<Arc<dyn Backplane>>,
 }
 
 impl<U: Default + Send + Sync + 'static> Default for ServerBuilder<U> {
@@ -171,6 +179,7 @@ impl<U: Default + Send + Sync + 'static> ServerBuilder<U> {
             plain_http: None,
             make_data: Arc::new(|_| U::default()),
             acceptor: None,
+            backplane: None,
         }
     }
 }
@@ -289,6 +298,14 @@ impl<U: Send + Sync + 'static> ServerBuilder<U> {
         self.acceptor(true, move |tcp| acceptor.accept(tcp))
     }
 
+    /// Scale-out: broadcasts and topic messages reach the clients of every server process
+    /// that shares this backplane (e.g. [`RedisBackplane`], feature `redis`); see
+    /// [`Backplane`] and docs/scale-out.md.
+    pub fn backplane(mut self, backplane: impl Backplane) -> Self {
+        self.backplane = Some(Arc::new(backplane));
+        self
+    }
+
     /// Makes each connection's user data from its request ([`ClientRef::data`]).
     pub fn user_data(mut self, make: impl Fn(&Request) -> U + Send + Sync + 'static) -> Self {
         self.make_data = Arc::new(make);
@@ -315,7 +332,21 @@ impl<U: Send + Sync + 'static> ServerBuilder<U> {
             changed: Notify::new(),
             close_timeout: self.config.get_close_timeout(),
             deflate: self.deflate,
+            backplane: self.backplane.clone(),
         });
+        if let Some(backplane) = &registry.backplane {
+            let weak = Arc::downgrade(&registry);
+            backplane.attach(Inbound::new(move |scope, message| {
+                let Some(registry) = weak.upgrade() else {
+                    return Fanout::default();
+                };
+                let handle = ServerHandle { registry };
+                match scope {
+                    Scope::All => handle.broadcast_local(message),
+                    Scope::Topic(topic) => handle.publish_local(topic, message, None),
+                }
+            }));
+        }
         Server {
             listener,
             registry,
@@ -344,6 +375,8 @@ pub(crate) struct Registry<U> {
     /// The connections' close timeout (bounds the last wait of a shutdown).
     close_timeout: Duration,
     deflate: Option<DeflateConfig>,
+    /// The other processes (scale-out), if any.
+    backplane: Option<Arc<dyn Backplane>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -363,7 +396,44 @@ impl<U> Registry<U> {
 
     fn remove(&self, id: ClientId) {
         lock(&self.clients).remove(&id);
-        self.topics().remove_client(id);
+        let mut topics = self.topics();
+        for (topic, count) in topics.remove_client(id) {
+            self.subscribers_changed(&topic, count);
+        }
+    }
+
+    /// Subscribes a client; `true` if it was not subscribed yet. The backplane hears of the
+    /// new count under the topic lock, so it sees the changes in order.
+    pub(crate) fn subscribe(&self, id: ClientId, topic: &str) -> bool {
+        let mut topics = self.topics();
+        let added = topics.subscribe(id, topic);
+        if added {
+            self.subscribers_changed(topic, topics.count(topic));
+        }
+        added
+    }
+
+    /// Unsubscribes a client; `true` if it was subscribed.
+    pub(crate) fn unsubscribe(&self, id: ClientId, topic: &str) -> bool {
+        let mut topics = self.topics();
+        let removed = topics.unsubscribe(id, topic);
+        if removed {
+            self.subscribers_changed(topic, topics.count(topic));
+        }
+        removed
+    }
+
+    fn subscribers_changed(&self, topic: &str, count: usize) {
+        if let Some(backplane) = &self.backplane {
+            backplane.subscribers_changed(topic, count);
+        }
+    }
+
+    /// Hands a message this process published to the other processes.
+    fn publish_remote(&self, scope: Scope<'_>, message: &Message) {
+        if let Some(backplane) = &self.backplane {
+            backplane.publish(scope, message);
+        }
     }
 
     /// Encodes a message once for fan-out.
@@ -455,17 +525,24 @@ impl<U: Send + Sync + 'static> ServerHandle<U> {
         Some(self.client_ref(entry))
     }
 
-    /// Sends a text or binary message to every client, encoded once. Never waits.
+    /// Sends a text or binary message to every client, encoded once, and through the
+    /// [backplane](ServerBuilder::backplane) to every client of the other processes. Never
+    /// waits. The [`Fanout`] counts this process's clients.
     pub fn broadcast(&self, message: &Message) -> Fanout {
-        self.broadcast_all(message)
+        let fanout = self.broadcast_local(message);
+        self.registry.publish_remote(Scope::All, message);
+        fanout
     }
 
-    /// Sends to every client but one (usually the sender).
+    /// Sends to every client but one (usually the sender), on every process.
     pub fn broadcast_except(&self, except: ClientId, message: &Message) -> Fanout {
-        self.broadcast_to(message, |c| c.id() != except)
+        let fanout = self.broadcast_to(message, |c| c.id() != except);
+        self.registry.publish_remote(Scope::All, message);
+        fanout
     }
 
-    /// Sends to the clients `filter` picks.
+    /// Sends to the clients of this process that `filter` picks (a filter does not cross
+    /// processes: use topics for that).
     pub fn broadcast_to(
         &self,
         message: &Message,
@@ -486,9 +563,8 @@ impl<U: Send + Sync + 'static> ServerHandle<U> {
         self.registry.fan_out(message, &chosen)
     }
 
-    /// Sends to every client, encoded once (the fast path of [`broadcast`](Self::broadcast)
-    /// without a filter).
-    fn broadcast_all(&self, message: &Message) -> Fanout {
+    /// Sends to every client of this process, encoded once.
+    fn broadcast_local(&self, message: &Message) -> Fanout {
         let entries: Vec<_> = lock(&self.registry.clients)
             .values()
             .filter(|e| e.open.load(Ordering::Acquire))
@@ -497,17 +573,23 @@ impl<U: Send + Sync + 'static> ServerHandle<U> {
         self.registry.fan_out(message, &entries)
     }
 
-    /// Sends to every subscriber of a topic (uWebSockets' `app.publish`).
+    /// Sends to every subscriber of a topic (uWebSockets' `app.publish`), on this process and,
+    /// through the [backplane](ServerBuilder::backplane), on the others. The [`Fanout`]
+    /// counts this process's subscribers.
     pub fn publish(&self, topic: &str, message: &Message) -> Fanout {
-        self.publish_to(topic, message, None)
+        let fanout = self.publish_local(topic, message, None);
+        self.registry.publish_remote(Scope::Topic(topic), message);
+        fanout
     }
 
-    /// Sends to every subscriber of a topic but one (the sender).
+    /// Sends to every subscriber of a topic but one (the sender), on every process.
     pub fn publish_except(&self, sender: ClientId, topic: &str, message: &Message) -> Fanout {
-        self.publish_to(topic, message, Some(sender))
+        let fanout = self.publish_local(topic, message, Some(sender));
+        self.registry.publish_remote(Scope::Topic(topic), message);
+        fanout
     }
 
-    fn publish_to(&self, topic: &str, message: &Message, except: Option<ClientId>) -> Fanout {
+    fn publish_local(&self, topic: &str, message: &Message, except: Option<ClientId>) -> Fanout {
         let ids = self.registry.topics().subscribers(topic);
         let entries: Vec<_> = {
             let clients = lock(&self.registry.clients);
@@ -521,18 +603,32 @@ impl<U: Send + Sync + 'static> ServerHandle<U> {
 
     /// Subscribes a client to a topic; `true` if it was not subscribed yet.
     pub fn subscribe(&self, id: ClientId, topic: &str) -> bool {
-        lock(&self.registry.clients).contains_key(&id)
-            && self.registry.topics().subscribe(id, topic)
+        lock(&self.registry.clients).contains_key(&id) && self.registry.subscribe(id, topic)
     }
 
     /// Unsubscribes a client from a topic; `true` if it was subscribed.
     pub fn unsubscribe(&self, id: ClientId, topic: &str) -> bool {
-        self.registry.topics().unsubscribe(id, topic)
+        self.registry.unsubscribe(id, topic)
     }
 
-    /// How many clients are subscribed to a topic.
+    /// How many clients of this process are subscribed to a topic.
     pub fn subscriber_count(&self, topic: &str) -> usize {
         self.registry.topics().count(topic)
+    }
+
+    /// How many clients are subscribed to a topic on every process that shares the
+    /// [backplane](ServerBuilder::backplane) (processes that stopped reporting expire); without
+    /// a backplane, [`subscriber_count`](Self::subscriber_count).
+    pub async fn presence(&self, topic: &str) -> Result<usize, BackplaneError> {
+        match &self.registry.backplane {
+            Some(backplane) => backplane.presence(topic).await,
+            None => Ok(self.subscriber_count(topic)),
+        }
+    }
+
+    /// The backplane's state and its changes (`None` without a backplane).
+    pub fn backplane_status(&self) -> Option<tokio::sync::watch::Receiver<BackplaneStatus>> {
+        self.registry.backplane.as_ref().map(|b| b.status())
     }
 
     /// Graceful shutdown (ws `server.close` + closing every client, WebSocket-Node
@@ -553,6 +649,9 @@ impl<U: Send + Sync + 'static> ServerHandle<U> {
         self.registry.shutting_down.store(true, Ordering::Release);
         self.registry.stop.notify_one();
         self.registry.shutdown_started.notify_waiters();
+        if let Some(backplane) = &self.registry.backplane {
+            backplane.detach();
+        }
         for entry in self.registry.entries() {
             entry.outbox.close(code, reason, false);
         }

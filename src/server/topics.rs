@@ -54,16 +54,21 @@ impl Topics {
         removed
     }
 
-    /// Unsubscribes a client from everything.
-    pub(crate) fn remove_client(&mut self, id: ClientId) {
+    /// Unsubscribes a client from everything; the topics it left, with how many subscribers
+    /// each has now.
+    pub(crate) fn remove_client(&mut self, id: ClientId) -> Vec<(String, usize)> {
+        let mut left = Vec::new();
         for topic in self.by_client.remove(&id).unwrap_or_default() {
             if let Some(ids) = self.by_topic.get_mut(&topic) {
                 ids.remove(&id);
-                if ids.is_empty() {
+                let count = ids.len();
+                if count == 0 {
                     self.by_topic.remove(&topic);
                 }
+                left.push((topic, count));
             }
         }
+        left
     }
 
     /// The subscribers of a topic.
@@ -101,7 +106,9 @@ mod tests {
         assert!(t.subscribe(b, "x"));
         assert!(t.subscribe(a, "y"));
         assert_eq!(t.count("x"), 2);
-        t.remove_client(a);
+        let mut left = t.remove_client(a);
+        left.sort();
+        assert_eq!(left, vec![("x".to_owned(), 1), ("y".to_owned(), 0)]);
         assert_eq!(t.subscribers("x"), vec![b]);
         assert_eq!(t.count("y"), 0);
         assert!(t.unsubscribe(b, "x"));

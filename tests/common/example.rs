@@ -42,6 +42,7 @@ pub fn binary(name: &str) -> PathBuf {
             ("hyper", cfg!(feature = "hyper")),
             ("axum", cfg!(feature = "axum")),
             ("tracing", cfg!(feature = "tracing")),
+            ("redis", cfg!(feature = "redis")),
         ]
         .into_iter()
         .filter_map(|(name, on)| on.then_some(name))

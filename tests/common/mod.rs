@@ -9,6 +9,7 @@ pub mod pair;
 #[cfg(feature = "rustls")]
 pub mod pki;
 pub mod session_pair;
+pub mod tempdir;
 
 use wsproto::frame::{FrameHeader, OpCode, apply_mask};
 use wsproto::{CloseCode, Config, Connection, Error, Event, Instant, ProtocolError, Role, State};

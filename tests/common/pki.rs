@@ -2,6 +2,7 @@
 //! it (ECDSA P-256, PKCS#8 keys), as PEM and as rustls configurations.
 
 use std::path::{Path, PathBuf};
+
 use std::sync::Arc;
 
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
@@ -78,30 +79,6 @@ impl Leaf {
         std::fs::write(&cert, &self.chain_pem).unwrap();
         std::fs::write(&key, &self.key_pem).unwrap();
         (cert, key)
-    }
-}
-
-/// A fresh directory under the system temp dir, removed when dropped.
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new(tag: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!(
-            "wsproto-{tag}-{}-{:?}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
