@@ -82,6 +82,7 @@
 //! | `http` | no | conversions from `http::Request` and to `http::Response` |
 //! | `rustls` | no | `wss://` in `connect`, TLS servers (`ServerBuilder::tls`), [`tls`] (rustls, *ring*) |
 //! | `webpki-roots` / `native-roots` | no | default trust roots: Mozilla's / the platform's |
+//! | `redis` | no | scale-out: broadcasts and topics across server processes (`server::RedisBackplane`) |
 //! | `hyper` | no | WebSockets inside a hyper 1.x server (`upgrade::hyper`) |
 //! | `axum` | no | the axum 0.8 extractor `upgrade::axum::WebSocketUpgrade` |
 //! | `tracing` | no | `tracing` events (target `wsproto`) for handshakes, protocol errors, closes, timeouts; no_std-capable (docs/server.md, "Logging") |
