@@ -716,3 +716,88 @@ async fn presence(link: Arc<Link>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex as StdMutex;
+
+    fn backplane() -> (RedisBackplane, Arc<StdMutex<Vec<(String, Message)>>>) {
+        let backplane =
+            RedisBackplane::new(RedisOptions::new("redis://127.0.0.1:1/").prefix("p")).unwrap();
+        let seen = Arc::new(StdMutex::new(Vec::new()));
+        let sink = seen.clone();
+        let _ = backplane
+            .link
+            .inbound
+            .set(Inbound::new(move |scope, message| {
+                let scope = match scope {
+                    Scope::All => "*".to_owned(),
+                    Scope::Topic(t) => t.to_owned(),
+                };
+                sink.lock().unwrap().push((scope, message.clone()));
+                super::super::Fanout::default()
+            }));
+        (backplane, seen)
+    }
+
+    fn envelope(kind: u8, id: [u8; 16], payload: &[u8]) -> Vec<u8> {
+        let mut e = vec![VERSION, kind];
+        e.extend_from_slice(&id);
+        e.extend_from_slice(payload);
+        e
+    }
+
+    #[test]
+    fn channels_and_scopes() {
+        let (b, _) = backplane();
+        let link = &b.link;
+        assert_eq!(link.channel(Scope::All), "p:all");
+        assert_eq!(link.channel(Scope::Topic("a:b")), "p:topic:a:b");
+        assert_eq!(link.scope_of("p:all"), Some(Scope::All));
+        assert_eq!(link.scope_of("p:topic:a:b"), Some(Scope::Topic("a:b")));
+        assert_eq!(link.scope_of("q:all"), None);
+        assert_eq!(link.scope_of("p:other"), None);
+    }
+
+    #[test]
+    fn receive_keeps_kinds_skips_our_own_and_counts_the_invalid() {
+        let (b, seen) = backplane();
+        let link = &b.link;
+        let other = [7u8; 16];
+        link.receive("p:topic:news", &envelope(TEXT, other, "héllo".as_bytes()));
+        link.receive("p:all", &envelope(BINARY, other, &[0, 255]));
+        link.receive("p:all", &envelope(TEXT, link.id, b"mine"));
+        link.receive("p:all", &envelope(TEXT, other, &[0xff, 0xfe]));
+        link.receive("p:all", &envelope(b'x', other, b"?"));
+        link.receive("p:all", &[VERSION, TEXT, 1, 2]);
+        link.receive("p:all", &[]);
+        link.receive("elsewhere", &envelope(TEXT, other, b"not ours"));
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [
+                ("news".to_owned(), Message::text("héllo")),
+                ("*".to_owned(), Message::binary(vec![0, 255])),
+            ]
+        );
+        let stats = b.stats();
+        assert_eq!((stats.received, stats.invalid), (2, 4));
+    }
+
+    #[test]
+    fn publishing_while_not_up_drops_and_never_waits() {
+        let (b, _) = backplane();
+        b.publish(Scope::All, &Message::text("x"));
+        b.publish(Scope::Topic("t"), &Message::binary(vec![1]));
+        assert_eq!(b.stats().dropped, 2);
+    }
+
+    #[test]
+    fn backoff_doubles_to_its_ceiling() {
+        let mut backoff = Backoff::new(Duration::from_millis(500));
+        let steps: Vec<_> = (0..5).map(|_| backoff.next().as_millis()).collect();
+        assert_eq!(steps, [100, 200, 400, 500, 500]);
+        backoff.reset();
+        assert_eq!(backoff.next().as_millis(), 100);
+    }
+}
