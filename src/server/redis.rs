@@ -722,7 +722,9 @@ mod tests {
     use super::*;
     use std::sync::Mutex as StdMutex;
 
-    fn backplane() -> (RedisBackplane, Arc<StdMutex<Vec<(String, Message)>>>) {
+    type Seen = Arc<StdMutex<Vec<(String, Message)>>>;
+
+    fn backplane() -> (RedisBackplane, Seen) {
         let backplane =
             RedisBackplane::new(RedisOptions::new("redis://127.0.0.1:1/").prefix("p")).unwrap();
         let seen = Arc::new(StdMutex::new(Vec::new()));
