@@ -49,10 +49,10 @@ async fn main() {
         // `any`: the extractor answers other methods with 405 itself.
         .route("/ws", any(ws))
         .with_state(settings.clone());
-    let listener = echo::listen(&settings).await;
+    let (listener, shutdown) = echo::listen(&settings).await;
     let app = app.into_make_service_with_connect_info::<SocketAddr>();
     if let Err(e) = axum::serve(listener, app)
-        .with_graceful_shutdown(echo::shutdown_signal())
+        .with_graceful_shutdown(shutdown)
         .await
     {
         eprintln!("server error: {e}");

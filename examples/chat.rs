@@ -81,31 +81,40 @@ fn page(request: &PlainRequest) -> Option<Reject> {
     })
 }
 
-async fn signalled() {
+/// Completes on SIGTERM or SIGINT. The handlers are installed by this call (before
+/// `LISTENING` is printed), so a tool that signals right after reading that line never meets
+/// the default action.
+fn signalled() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut term), Ok(mut int)) = (
+        let signals = (
             signal(SignalKind::terminate()),
             signal(SignalKind::interrupt()),
-        ) else {
-            std::future::pending::<()>().await;
-            return;
-        };
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
+        );
+        async move {
+            let (Ok(mut term), Ok(mut int)) = signals else {
+                std::future::pending::<()>().await;
+                return;
+            };
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
 #[tokio::main]
 async fn main() {
     let (listen, redis) = parse_args();
+    let signalled = signalled();
     let router = Router::new().route("/ws", |mut client| async move {
         // Relay: the broadcast is encoded once and queued for every client, this one too.
         while let Some(item) = client.recv().await {
@@ -153,7 +162,7 @@ async fn main() {
         });
     }
     let running = tokio::spawn(server.run());
-    signalled().await;
+    signalled.await;
     eprintln!("shutting down");
     handle
         .shutdown(

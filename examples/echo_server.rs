@@ -110,8 +110,8 @@ async fn main() {
         }
     };
     let settings = Arc::new(settings);
-    let listener = echo::listen(&settings).await;
-    echo::accept_loop(listener, |stream, peer| {
+    let (listener, shutdown) = echo::listen(&settings).await;
+    echo::accept_loop(listener, shutdown, |stream, peer| {
         tokio::spawn(serve(stream, peer, settings.clone(), tls.clone()));
     })
     .await;

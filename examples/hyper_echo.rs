@@ -73,8 +73,8 @@ async fn handle(
 #[tokio::main]
 async fn main() {
     let settings = Arc::new(echo::parse_args("hyper_echo", false));
-    let listener = echo::listen(&settings).await;
-    echo::accept_loop(listener, |stream, peer| {
+    let (listener, shutdown) = echo::listen(&settings).await;
+    echo::accept_loop(listener, shutdown, |stream, peer| {
         let settings = settings.clone();
         let service = service_fn(move |req| handle(req, peer, settings.clone()));
         tokio::spawn(async move {

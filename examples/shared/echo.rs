@@ -3,6 +3,7 @@
 //! `#[path = "shared/echo.rs"] mod echo;` (not an example of its own).
 #![allow(dead_code)]
 
+use std::future::Future;
 use std::io::Write;
 use std::net::SocketAddr;
 
@@ -71,8 +72,16 @@ pub fn parse_args(name: &str, tls: bool) -> Settings {
     settings
 }
 
-/// Binds `--listen` (exit status 1 if it cannot) and prints `LISTENING ip:port`, flushed.
-pub async fn listen(settings: &Settings) -> tokio::net::TcpListener {
+/// Binds `--listen` (exit status 1 if it cannot), installs the SIGTERM/ctrl-c handlers, then
+/// prints `LISTENING ip:port`, flushed: a tool that signals as soon as it reads that line
+/// always meets the handler, never the default action. Returns the listener and the shutdown
+/// signal.
+pub async fn listen(
+    settings: &Settings,
+) -> (
+    tokio::net::TcpListener,
+    impl Future<Output = ()> + Send + 'static,
+) {
     let listener = match tokio::net::TcpListener::bind(&settings.listen).await {
         Ok(l) => l,
         Err(e) => {
@@ -80,10 +89,11 @@ pub async fn listen(settings: &Settings) -> tokio::net::TcpListener {
             std::process::exit(1);
         }
     };
+    let shutdown = shutdown_signal();
     let addr: SocketAddr = listener.local_addr().expect("bound address");
     println!("LISTENING {addr}");
     std::io::stdout().flush().expect("flush stdout");
-    listener
+    (listener, shutdown)
 }
 
 /// Echoes text as text and binary as binary; the text `__server_close__` is answered with
@@ -108,13 +118,13 @@ pub async fn echo<T: PollIo>(mut ws: WebSocket<T>) {
     }
 }
 
-/// Accepts connections (`TCP_NODELAY` on) and hands each to `serve` until SIGTERM or ctrl-c;
-/// an accept error is logged and retried after 10 ms.
+/// Accepts connections (`TCP_NODELAY` on) and hands each to `serve` until `shutdown`; an
+/// accept error is logged and retried after 10 ms.
 pub async fn accept_loop(
     listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()>,
     mut serve: impl FnMut(tokio::net::TcpStream, SocketAddr),
 ) {
-    let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -133,25 +143,33 @@ pub async fn accept_loop(
     }
 }
 
-/// Completes on SIGTERM or ctrl-c.
-pub async fn shutdown_signal() {
+/// Completes on SIGTERM or SIGINT (ctrl-c); the handlers are installed by this call, not when
+/// the future is first polled.
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
+        let term = signal(SignalKind::terminate()).ok();
+        let int = signal(SignalKind::interrupt()).ok();
+        async move {
+            let wait = |s: Option<tokio::signal::unix::Signal>| async move {
+                match s {
+                    Some(mut s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
                 }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+            };
+            tokio::select! {
+                () = wait(term) => {}
+                () = wait(int) => {}
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
