@@ -344,3 +344,38 @@ fn peer_closes_while_sending() {
         }
     });
 }
+
+/// The reader takes one message and then does not read again for a while (its task waits
+/// for the writer first); the writer sends under backpressure, then closes. When the
+/// writer's send turn read the peer's text, it holds it for the reader and stops parsing
+/// there (read gating). Once the reader has taken the text, the gate is open again and the
+/// writer must be woken to go on by itself: to read the peer's Close and finish `close`.
+/// (Data that reaches us after our Close is discarded by design: then the reader's one
+/// message is the peer's Close.)
+#[test]
+fn close_after_one_receive() {
+    check("close_after_one_receive", NARROW, || {
+        let (read, mut write, peer) = open(0);
+        let reader = receive_once(read);
+        let writer = thread::spawn(move || {
+            let sent = block_on(write.send(Message::text("yo"))).is_ok();
+            sent && block_on(write.close(CloseCode::NORMAL, "")).is_ok()
+        });
+        peer.send(&client_frame(TEXT, b"hi"));
+        peer.make_room(64);
+        let ours = [server_frame(TEXT, b"yo"), server_frame(CLOSE, &NORMAL)].concat();
+        peer.wait_for(|w| w.outbound.len() >= ours.len());
+        peer.send(&client_frame(CLOSE, &NORMAL));
+        peer.wait_for(|w| w.shut);
+        peer.end();
+
+        assert!(writer.join().unwrap());
+        let (_read, got) = reader.join().unwrap();
+        let close = Message::close(CloseCode::NORMAL, "");
+        assert!(
+            got == Some(Ok(Message::text("hi"))) || got == Some(Ok(close)),
+            "the reader got {got:?}"
+        );
+        assert_eq!(peer.written(), ours);
+    });
+}
