@@ -772,3 +772,48 @@ fn futures_and_types_are_send() {
     #[cfg(feature = "futures-io")]
     ws_send::<wsproto::io::on_futures::WebSocket<smol::net::TcpStream>>();
 }
+
+/// Found by the loom model of the split halves (src/io/nonblocking/loom_halves.rs, issue 13):
+/// a writer whose turn read the peer's text holds it for the reader and stops parsing there
+/// (read gating). Once the reader has taken it, the writer must be woken to go on by itself,
+/// here to read the peer's Close reply and finish `close`, though the reader does not read
+/// again. It used to wait for the close timeout.
+#[tokio::test]
+async fn a_waiting_writer_goes_on_once_the_reader_takes_what_it_held() {
+    use wsproto::session::Session;
+    use wsproto::{Connection, Role};
+
+    let (mut peer, ours) = duplex(64);
+    let config = Config::new().close_timeout(Duration::from_secs(60));
+    let session = Session::new(Connection::new(Role::Server, config));
+    let (mut read, mut write) = wsproto::io::on_tokio::from_session(ours, session).split();
+    // The text is there before the writer's first turn, which blocks on a message bigger
+    // than the pipe: that turn reads the text and holds it for the reader.
+    peer.write_all(&cframe(true, 0x1, b"hi")).await.unwrap();
+    let big = vec![7u8; 1000];
+    let ours_len = common::sframe(true, 0x2, &big).len() + 4;
+    let (seen_tx, seen_rx) = tokio::sync::oneshot::channel();
+    let peer_task = tokio::spawn(async move {
+        let mut got = vec![0u8; ours_len];
+        peer.read_exact(&mut got).await.unwrap();
+        seen_tx.send(got).unwrap();
+        let reply = cframe(true, 0x8, &common::close_payload(1000, ""));
+        peer.write_all(&reply).await.unwrap();
+        let mut rest = Vec::new();
+        peer.read_to_end(&mut rest).await.unwrap();
+        rest
+    });
+    let writer = tokio::spawn(async move {
+        write.send(Message::binary(big)).await.unwrap();
+        write.close(CloseCode::NORMAL, "").await.unwrap();
+    });
+    // Our message and our Close are out: the writer's close turn waits behind the text.
+    let got = seen_rx.await.unwrap();
+    assert_eq!(got[got.len() - 4..], [0x88, 0x02, 0x03, 0xe8]);
+    assert_eq!(read.next().await.unwrap().unwrap(), Message::text("hi"));
+    tokio::time::timeout(Duration::from_secs(5), writer)
+        .await
+        .expect("close waited for the reader to read again")
+        .unwrap();
+    assert!(peer_task.await.unwrap().is_empty());
+}

@@ -21,8 +21,15 @@ use core::pin::Pin;
 use core::task::{Context, Poll, Waker};
 use core::time::Duration;
 use std::io;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::PoisonError;
 use std::task::Wake;
+// The locks the halves share (the session's and the waker slots'): loom's in the model of the
+// split halves (`loom_halves`, unit tests under `--cfg wsproto_loom`), so loom explores the
+// interleavings of this very code; std's everywhere else.
+#[cfg(all(test, wsproto_loom))]
+use loom::sync::{Mutex, MutexGuard};
+#[cfg(not(all(test, wsproto_loom)))]
+use std::sync::{Mutex, MutexGuard};
 
 use futures_core::Stream;
 use futures_sink::Sink;
@@ -32,6 +39,9 @@ use crate::frame::PreparedFrame;
 use crate::handshake::{Request, Response};
 use crate::session::{AcceptStep, Accepting, Decision, DialStep, Dialing, Io, Session, Step, Turn};
 use crate::{CloseCode, Instant, SendError, SendOptions, State};
+
+#[cfg(all(test, wsproto_loom))]
+mod loom_halves;
 
 /// What the executor needs from a runtime: poll-based I/O on one stream, a clock, and a
 /// resettable sleep.

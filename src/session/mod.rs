@@ -209,8 +209,8 @@ pub struct Session {
     read_size: usize,
     /// When a connection that is over stops waiting for its last bytes to drain.
     drain_deadline: Option<Instant>,
-    /// Counts changes a waiting half may care about (held messages, failure, end, shutdown,
-    /// end of input); see [`Session::watch`].
+    /// Counts changes a waiting half may care about (messages held or taken, failure, end,
+    /// shutdown, end of input); see [`Session::watch`].
     changes: u32,
     write_through: bool,
     bytes_received: u64,
@@ -381,8 +381,9 @@ impl Session {
         !self.held.is_empty()
     }
 
-    /// A snapshot of what the halves of an executor wait on (state, closed, something for
-    /// the receiver): an executor wakes the other half when it changes over a turn.
+    /// A snapshot of what the halves of an executor wait on (state, closed, something held
+    /// for the receiver or taken by it): an executor wakes the other half when it changes
+    /// over a turn.
     pub fn watch(&self) -> Watch {
         Watch {
             state: self.conn.state(),
@@ -609,6 +610,9 @@ impl Session {
             // 2. deliver what is held (in order: messages before the failure after them)
             if receiving && !self.paused {
                 if let Some(message) = self.held.pop_front() {
+                    // Taking a held data message or Close lets parsing go on (read gating):
+                    // a writer waiting behind it must be woken to drive the connection.
+                    self.changes = self.changes.wrapping_add(1);
                     return Step::Deliver(message);
                 }
             }
