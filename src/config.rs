@@ -96,8 +96,8 @@ impl Config {
     ///
     /// Once the queue holds this many bytes, new data sends fail with
     /// [`SendError::Full`](crate::SendError::Full) until the caller has written some out. A
-    /// message is accepted whenever the queue is below the cap, so a single message larger than
-    /// the cap still goes out. Control frames the protocol owes (pongs, the close reply) are not
+    /// message is accepted whenever the queue is empty or below the cap, so a single message
+    /// larger than the cap still goes out, and a cap of 0 sends one message at a time. Control frames the protocol owes (pongs, the close reply) are not
     /// refused; they have their own bound, [`Config::max_pending_pongs`].
     pub const fn max_send_queue(mut self, bytes: usize) -> Self {
         self.max_send_queue = bytes;

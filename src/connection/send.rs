@@ -243,7 +243,7 @@ impl Core {
             (false, Some(m)) if m.kind != kind => return Err(SendError::NoMessageInProgress),
             _ => {}
         }
-        if self.tx.buffered() >= self.config.max_send_queue {
+        if self.queue_full() {
             return Err(SendError::Full);
         }
         let mut utf8 = self.tx_msg.map_or(Utf8Carry::new(), |m| m.utf8);
@@ -337,7 +337,7 @@ impl Core {
         if self.tx_msg.is_some() {
             return Err(SendError::MessageInProgress);
         }
-        if self.tx.buffered() >= self.config.max_send_queue {
+        if self.queue_full() {
             return Err(SendError::Full);
         }
         let deflate = self.extensions.iter().find_map(|e| e.permessage_deflate());
@@ -376,12 +376,20 @@ impl Core {
         if data.len() > 125 {
             return Err(SendError::ControlTooLong);
         }
-        if opcode == OpCode::Ping && self.tx.buffered() >= self.config.max_send_queue {
+        if opcode == OpCode::Ping && self.queue_full() {
             return Err(SendError::Full);
         }
         let key = self.mask_key();
         self.tx.frame(true, 0, opcode, data, key);
         Ok(())
+    }
+
+    /// Whether new data (and pings) must wait: the send queue is at its cap. An empty queue
+    /// always takes one more message, so a cap of 0 sends one message at a time instead of
+    /// none ever.
+    fn queue_full(&self) -> bool {
+        let queued = self.tx.buffered();
+        queued > 0 && queued >= self.config.max_send_queue
     }
 
     /// Queues the pong the protocol owes for a ping (never refused; counted against

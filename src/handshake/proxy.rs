@@ -12,7 +12,7 @@
 //! use wsproto::handshake::{Proxy, Tunnel};
 //!
 //! let proxy = Proxy::new("http://alice:s3cret@127.0.0.1:3128")?;
-//! let mut tunnel = Tunnel::new(&proxy, "example.com", 443);
+//! let mut tunnel = Tunnel::new(&proxy, "example.com", 443)?;
 //! assert_eq!(
 //!     tunnel.poll_transmit(),
 //!     b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\
@@ -128,6 +128,16 @@ impl Proxy {
     }
 }
 
+/// A host as a URL parser leaves it: a registered name, an IPv4 address or an IPv6 address
+/// (without brackets).
+fn valid_host(host: &str) -> bool {
+    let v6 = host.contains(':')
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
+    !host.is_empty() && (v6 || host.bytes().all(super::url::reg_name_byte_ok))
+}
+
 /// One `CONNECT` exchange with a [`Proxy`]: the request to write, then the answer to read.
 #[derive(Debug)]
 pub struct Tunnel {
@@ -138,8 +148,18 @@ pub struct Tunnel {
 }
 
 impl Tunnel {
-    /// A tunnel to `host:port` (IPv6 without brackets) through `proxy`.
-    pub fn new(proxy: &Proxy, host: &str, port: u16) -> Tunnel {
+    /// A tunnel to `host:port` (IPv6 without brackets) through `proxy`. A host that is not
+    /// a registered name or an IPv6 address (empty, or with bytes such as CR, LF or spaces
+    /// that would break the request line) is [`HandshakeError::InvalidUrl`].
+    pub fn new(proxy: &Proxy, host: &str, port: u16) -> Result<Tunnel, HandshakeError> {
+        if !valid_host(host) {
+            return Err(HandshakeError::InvalidUrl("proxy: bad target host"));
+        }
+        Ok(Tunnel::to(proxy, host, port))
+    }
+
+    /// [`Tunnel::new`] for a host taken from a parsed URL (already valid).
+    pub(crate) fn to(proxy: &Proxy, host: &str, port: u16) -> Tunnel {
         let mut authority = String::with_capacity(host.len() + 8);
         if host.contains(':') {
             authority.push('[');
@@ -273,7 +293,7 @@ mod tests {
 
     #[test]
     fn connect_request_bytes() {
-        let t = Tunnel::new(&Proxy::new("http://h:1").unwrap(), "::1", 9001);
+        let t = Tunnel::new(&Proxy::new("http://h:1").unwrap(), "::1", 9001).unwrap();
         assert_eq!(
             t.poll_transmit(),
             b"CONNECT [::1]:9001 HTTP/1.1\r\nHost: [::1]:9001\r\n\r\n"
@@ -283,12 +303,12 @@ mod tests {
     #[test]
     fn answers() {
         let proxy = Proxy::new("http://h:1").unwrap();
-        let mut t = Tunnel::new(&proxy, "e", 80);
+        let mut t = Tunnel::new(&proxy, "e", 80).unwrap();
         assert_eq!(t.receive(b"HTTP/1.0 200 OK\r\n").unwrap(), Status::Partial);
         assert_eq!(t.receive(b"Via: x\r\n\r\n").unwrap(), Status::Complete(()));
         assert_eq!(t.receive(b"x"), Err(HandshakeError::InvalidState));
 
-        let mut t = Tunnel::new(&proxy, "e", 80);
+        let mut t = Tunnel::new(&proxy, "e", 80).unwrap();
         match t.receive(
             b"HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic\r\n\r\n",
         ) {
@@ -301,14 +321,14 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        let mut t = Tunnel::new(&proxy, "e", 80);
+        let mut t = Tunnel::new(&proxy, "e", 80).unwrap();
         assert!(matches!(
             t.receive(b"HTTP/1.1 200 OK\r\n\r\nX"),
             Err(HandshakeError::Malformed(_))
         ));
-        let mut t = Tunnel::new(&proxy, "e", 80);
+        let mut t = Tunnel::new(&proxy, "e", 80).unwrap();
         assert_eq!(t.receive(b""), Err(HandshakeError::UnexpectedEof));
-        let mut t = Tunnel::new(&proxy, "e", 80);
+        let mut t = Tunnel::new(&proxy, "e", 80).unwrap();
         assert_eq!(
             t.receive(&[b'a'; MAX_HEAD + 1]),
             Err(HandshakeError::HeadersTooLarge)

@@ -36,7 +36,7 @@ fn target_byte_ok(b: u8) -> bool {
     b > 0x20 && b < 0x7f && !b"\"<>\\^`{|}".contains(&b)
 }
 
-fn reg_name_byte_ok(b: u8) -> bool {
+pub(crate) fn reg_name_byte_ok(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=%".contains(&b)
 }
 

@@ -148,7 +148,7 @@ impl Target {
     pub fn tunnel(&self) -> Option<Tunnel> {
         self.proxy
             .as_ref()
-            .map(|proxy| Tunnel::new(proxy, &self.host, self.port))
+            .map(|proxy| Tunnel::to(proxy, &self.host, self.port))
     }
 }
 

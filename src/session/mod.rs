@@ -358,11 +358,13 @@ impl Session {
         self.bytes_sent
     }
 
-    /// Whether a data message would be accepted now (open, and the send queue under its cap).
+    /// Whether a data message would be accepted now (open, and the send queue empty or under
+    /// its cap).
     pub fn can_send(&self) -> bool {
         !self.broken
             && self.conn.state() == State::Open
-            && self.conn.buffered_amount() < self.conn.config().get_max_send_queue()
+            && (self.conn.buffered_amount() == 0
+                || self.conn.buffered_amount() < self.conn.config().get_max_send_queue())
     }
 
     /// Whether everything queued is written and flushed.
