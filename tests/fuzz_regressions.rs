@@ -54,9 +54,9 @@ fn close_timeout_after_idle_timeout_is_not_a_second_error() {
     assert_eq!(conn.state(), State::Closed);
 }
 
-/// `connection_server` (the one-error check no longer reset per drain): a protocol error
-/// sends our Close and is reported; the peer never answers, and the close timeout reported
-/// `TimedOut(Close)` as well.
+/// The `send_path` finding above reached through a protocol error instead of the idle timeout
+/// (a reduction by hand, same cause): the error sends our Close and is reported; the peer
+/// never answers, and the close timeout reported `TimedOut(Close)` as well.
 #[test]
 fn close_timeout_after_protocol_error_is_not_a_second_error() {
     // Options byte, then an unmasked text frame from a client (1002).
@@ -74,7 +74,8 @@ fn close_timeout_after_protocol_error_is_not_a_second_error() {
     assert_eq!(conn.state(), State::Closed);
 }
 
-/// `send_path`: `drop_connection` after an error was reported reported `Dropped` too.
+/// The same cause through `drop_connection` (found reading the fix for `send_path`'s finding,
+/// not by a fuzzer): a drop after an error was reported reported `Dropped` too.
 #[test]
 fn drop_after_an_error_is_not_a_second_error() {
     let mut conn = Connection::new(Role::Server, Config::new().random(random));
