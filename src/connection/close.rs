@@ -86,7 +86,9 @@ impl Core {
     /// The peer broke the protocol: queue our Close with the error's code (if we have not sent
     /// Close yet) and return the error to report, the first time only.
     pub(super) fn fail(&mut self, e: ProtocolError) -> Option<Error> {
-        let report = matches!(self.rx_mode, RxMode::Normal | RxMode::CloseOnly);
+        let report = matches!(self.rx_mode, RxMode::Normal | RxMode::CloseOnly)
+            && !self.error_reported
+            && self.pending_error.is_none();
         if self.state == State::Open && !self.close_sent {
             self.begin_closing(Some(e.close_code()), "");
         }
@@ -101,6 +103,14 @@ impl Core {
             self.finish_closed();
         }
         report.then_some(Error::Protocol(e))
+    }
+
+    /// Reports `e` from the next `poll_event`, unless an error is already pending or was
+    /// reported: a connection reports one error in its life.
+    pub(super) fn report(&mut self, e: Error) {
+        if !self.error_reported && self.pending_error.is_none() {
+            self.pending_error = Some(e);
+        }
     }
 
     /// The application's `close`.
@@ -138,8 +148,8 @@ impl Core {
             self.queue_close(Some(code), reason);
         }
         self.abort(buf);
-        if !was_closed && self.pending_error.is_none() {
-            self.pending_error = Some(Error::Dropped(code));
+        if !was_closed {
+            self.report(Error::Dropped(code));
         }
     }
 }

@@ -258,6 +258,8 @@ struct Core {
     close_transport: bool,
     /// An error to report from the next `poll_event`.
     pending_error: Option<Error>,
+    /// `poll_event` has returned an error: no other is ever reported.
+    error_reported: bool,
     /// A protocol error found while lending the valid data before it.
     rx_fail: Option<crate::ProtocolError>,
     close_deadline: Option<Instant>,
@@ -306,6 +308,7 @@ impl Connection {
                 rx_desync: false,
                 close_transport: false,
                 pending_error: None,
+                error_reported: false,
                 rx_fail: None,
                 close_deadline: None,
                 linger_deadline: None,

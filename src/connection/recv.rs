@@ -56,16 +56,24 @@ impl From<crate::utf8::Invalid> for ProtocolError {
 pub(super) fn poll_event(conn: &mut Connection) -> Result<Option<Event<'_>>, Error> {
     let Connection { buf, core } = conn;
     buf.settle();
-    let ready = match core.step(buf)? {
-        Some(ready) => ready,
-        None => {
+    let ready = match core.step(buf) {
+        Ok(Some(ready)) => ready,
+        Err(e) => {
+            core.error_reported = true;
+            return Err(e);
+        }
+        Ok(None) => {
             if core.frame.is_none() {
                 buf.shrink_input();
             }
             return Ok(None);
         }
     };
-    lend(buf, core, ready)
+    let event = lend(buf, core, ready);
+    if event.is_err() {
+        core.error_reported = true;
+    }
+    event
 }
 
 fn slice(buf: &RecvBuf, src: Src) -> &[u8] {

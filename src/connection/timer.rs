@@ -13,9 +13,7 @@ impl Core {
         if let Some(deadline) = self.close_deadline {
             if now >= deadline && self.state == State::Closing {
                 self.abort(buf);
-                if self.pending_error.is_none() {
-                    self.pending_error = Some(Error::TimedOut(Timeout::Close));
-                }
+                self.report(Error::TimedOut(Timeout::Close));
                 return;
             }
         }
@@ -34,7 +32,7 @@ impl Core {
                     if now >= sent + self.config.keepalive_grace {
                         // Peer not responding: no Close frame (it would not be read either).
                         self.abort(buf);
-                        self.pending_error = Some(Error::TimedOut(Timeout::Keepalive));
+                        self.report(Error::TimedOut(Timeout::Keepalive));
                         return;
                     }
                 }
@@ -53,7 +51,7 @@ impl Core {
                 if self.rx_mode == RxMode::Normal {
                     self.rx_mode = RxMode::CloseOnly;
                 }
-                self.pending_error = Some(Error::TimedOut(Timeout::Idle));
+                self.report(Error::TimedOut(Timeout::Idle));
             }
         }
     }
