@@ -1,7 +1,8 @@
 //! An independent raw-deflate decoder (RFC 1951) for the oracles: it keeps the history of earlier
 //! messages (context takeover) and refuses any back-reference farther than the agreed window, so
-//! a compressor that reaches past a window below 32 KiB is caught. Slow and simple on purpose;
-//! never panics, whatever the input.
+//! a compressor that reaches past a window below 32 KiB is caught, and reports the farthest
+//! back-reference it met (the window tests in `tests/deflate_window.rs` include this file too).
+//! Slow and simple on purpose; never panics, whatever the input.
 
 /// Why a stream was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,6 +108,7 @@ pub struct RefInflater {
     takeover: bool,
     history: Vec<u8>,
     max_output: usize,
+    max_distance: usize,
 }
 
 impl RefInflater {
@@ -118,7 +120,13 @@ impl RefInflater {
             takeover,
             history: Vec::new(),
             max_output,
+            max_distance: 0,
         }
+    }
+
+    /// The farthest back-reference decoded so far, in bytes.
+    pub fn max_distance(&self) -> usize {
+        self.max_distance
     }
 
     /// Decodes one message's compressed payload (the connection strips the 00 00 ff ff
@@ -140,7 +148,7 @@ impl RefInflater {
 
     /// Inflates onto `out` (which holds `start` bytes of history); true if a final block ended
     /// the stream (the next message starts a fresh one).
-    fn inflate(&self, data: &[u8], out: &mut Vec<u8>, start: usize) -> Result<bool, RefError> {
+    fn inflate(&mut self, data: &[u8], out: &mut Vec<u8>, start: usize) -> Result<bool, RefError> {
         let mut bits = Bits { data, pos: 0 };
         while !bits.at_end() {
             let last = bits.bit()?;
@@ -221,6 +229,7 @@ impl RefInflater {
                             if distance > out.len() {
                                 return Err(RefError::Malformed);
                             }
+                            self.max_distance = self.max_distance.max(distance);
                             if distance > self.window {
                                 return Err(RefError::TooFar {
                                     distance,

@@ -1,7 +1,9 @@
 //! Helpers shared by the deflate integration tests.
 #![allow(dead_code)]
 
-pub mod max_distance;
+/// The fuzz targets' window-exact reference decoder: one copy for both.
+#[path = "../../fuzz/src/inflate_ref.rs"]
+pub mod inflate_ref;
 
 use wsproto::Extension;
 use wsproto::extension::{ExtensionError, ExtensionParam};
