@@ -61,43 +61,57 @@ fn free_port() -> u16 {
 }
 
 /// Starts tinyproxy with these extra configuration lines; `None` if it is not installed.
+/// Ready once its log says it accepts connections while it still runs: a port taken between
+/// `free_port` and tinyproxy's bind (tinyproxy then exits) is retried with another, never
+/// mistaken for the proxy.
 fn tinyproxy(extra: &str) -> Option<Tinyproxy> {
     let bin = tinyproxy_bin()?;
-    let dir = TempDir::new("tinyproxy");
-    let port = free_port();
-    let conf = dir.0.join("tinyproxy.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "Port {port}\nListen 127.0.0.1\nTimeout 30\nMaxClients 64\nLogLevel Info\n\
-             LogFile \"{log}\"\nPidFile \"{pid}\"\nAllow 127.0.0.1\n{extra}\n",
-            log = dir.0.join("log").display(),
-            pid = dir.0.join("pid").display(),
-        ),
-    )
-    .unwrap();
-    let child = Command::new(bin)
-        .arg("-d")
-        .arg("-c")
-        .arg(&conf)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
+    for _ in 0..5 {
+        let dir = TempDir::new("tinyproxy");
+        let port = free_port();
+        let conf = dir.0.join("tinyproxy.conf");
+        let log = dir.0.join("log");
+        std::fs::write(
+            &conf,
+            format!(
+                "Port {port}\nListen 127.0.0.1\nTimeout 30\nMaxClients 64\nLogLevel Info\n\
+                 LogFile \"{log}\"\nPidFile \"{pid}\"\nAllow 127.0.0.1\n{extra}\n",
+                log = log.display(),
+                pid = dir.0.join("pid").display(),
+            ),
+        )
         .unwrap();
-    let proxy = Tinyproxy {
-        child,
-        port,
-        _dir: dir,
-    };
-    let start = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "tinyproxy did not start"
-        );
-        std::thread::sleep(Duration::from_millis(20));
+        let child = Command::new(&bin)
+            .arg("-d")
+            .arg("-c")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut proxy = Tinyproxy {
+            child,
+            port,
+            _dir: dir,
+        };
+        let start = Instant::now();
+        loop {
+            if proxy.child.try_wait().unwrap().is_some() {
+                break; // it could not start (port taken): another port
+            }
+            let accepting =
+                std::fs::read_to_string(&log).is_ok_and(|l| l.contains("Accepting connections"));
+            if accepting && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Some(proxy);
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "tinyproxy did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
-    Some(proxy)
+    panic!("tinyproxy did not start on any of 5 ports");
 }
 
 impl Tinyproxy {
@@ -254,20 +268,9 @@ fn echo_client_example_through_the_proxy() {
 
     let pki = Pki::new("example-proxy");
     let dir = TempDir::new("proxy-example");
-    let (cert, key) = pki.leaf(&["localhost"]).write(&dir.0);
-    let ca = dir.0.join("ca.pem");
-    std::fs::write(&ca, pki.root_pem()).unwrap();
-    let secure = example::start(
-        "echo_server",
-        &[
-            "--tls-cert",
-            cert.to_str().unwrap(),
-            "--tls-key",
-            key.to_str().unwrap(),
-        ],
-    );
+    let (secure, ca) = pki.echo_server_example(&pki.leaf(&["localhost"]), &dir.0);
     let url = format!("wss://localhost:{}/", secure.port());
-    let ca = ca.to_str().unwrap();
+    let ca = ca.as_str();
     let ok = example::run("echo_client", &[&url, "--proxy", &proxy.url(), "--ca", ca]);
     assert!(
         ok.status.success(),

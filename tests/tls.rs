@@ -298,15 +298,8 @@ async fn an_end_without_close_notify_before_any_close_is_abnormal() {
 fn echo_server_and_echo_client_examples_over_tls() {
     let pki = Pki::new("examples");
     let dir = TempDir::new("tls-examples");
-    let (cert, key) = pki.leaf(&["localhost"]).write(&dir.0);
-    let ca = dir.0.join("ca.pem");
-    std::fs::write(&ca, pki.root_pem()).unwrap();
-    let (cert, key, ca) = (
-        cert.to_str().unwrap(),
-        key.to_str().unwrap(),
-        ca.to_str().unwrap(),
-    );
-    let server = example::start("echo_server", &["--tls-cert", cert, "--tls-key", key]);
+    let (server, ca) = pki.echo_server_example(&pki.leaf(&["localhost"]), &dir.0);
+    let ca = ca.as_str();
     let port = server.port();
     let url = format!("wss://localhost:{port}/");
     // Trusted through --ca (before or after the URL): every echo matches, exit 0.
@@ -366,20 +359,9 @@ fn echo_server_serves_an_rsa_key_from_pkcs8_pem() {
         "PKCS#8 expected"
     );
     let pki = Pki::new("rsa");
-    let (cert, key) = pki.leaf_with_key(&["localhost"], &rsa).write(&dir.0);
-    let ca = dir.0.join("ca.pem");
-    std::fs::write(&ca, pki.root_pem()).unwrap();
-    let server = example::start(
-        "echo_server",
-        &[
-            "--tls-cert",
-            cert.to_str().unwrap(),
-            "--tls-key",
-            key.to_str().unwrap(),
-        ],
-    );
+    let (server, ca) = pki.echo_server_example(&pki.leaf_with_key(&["localhost"], &rsa), &dir.0);
     let url = format!("wss://localhost:{}/", server.port());
-    let ok = example::run("echo_client", &[&url, "--ca", ca.to_str().unwrap()]);
+    let ok = example::run("echo_client", &[&url, "--ca", &ca]);
     assert!(
         ok.status.success(),
         "{}",

@@ -96,3 +96,27 @@ impl Pki {
         }
     }
 }
+
+impl Pki {
+    /// Starts the `echo_server` example over TLS with `leaf` (its files written into `dir`);
+    /// returns it and the path of this root's PEM (what `echo_client --ca` takes).
+    pub fn echo_server_example(
+        &self,
+        leaf: &Leaf,
+        dir: &Path,
+    ) -> (super::example::Example, String) {
+        let (cert, key) = leaf.write(dir);
+        let ca = dir.join("ca.pem");
+        std::fs::write(&ca, self.root_pem()).unwrap();
+        let server = super::example::start(
+            "echo_server",
+            &[
+                "--tls-cert",
+                cert.to_str().unwrap(),
+                "--tls-key",
+                key.to_str().unwrap(),
+            ],
+        );
+        (server, ca.to_str().unwrap().to_owned())
+    }
+}
