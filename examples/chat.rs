@@ -18,6 +18,9 @@
 //! reading) is closed with 1013 without delaying the others. SIGTERM or SIGINT: every client
 //! gets Close 1001, and the process exits 0 within 10 s.
 
+#[path = "shared/signal.rs"]
+mod signal;
+
 use std::io::Write;
 use std::time::Duration;
 
@@ -81,40 +84,11 @@ fn page(request: &PlainRequest) -> Option<Reject> {
     })
 }
 
-/// Completes on SIGTERM or SIGINT. The handlers are installed by this call (before
-/// `LISTENING` is printed), so a tool that signals right after reading that line never meets
-/// the default action.
-fn signalled() -> impl std::future::Future<Output = ()> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let signals = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        );
-        async move {
-            let (Ok(mut term), Ok(mut int)) = signals else {
-                std::future::pending::<()>().await;
-                return;
-            };
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        async {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
-}
-
 #[tokio::main]
 async fn main() {
     let (listen, redis) = parse_args();
-    let signalled = signalled();
+    // Installed before LISTENING is printed: a signal right after it is never lost.
+    let signalled = signal::shutdown_signal();
     let router = Router::new().route("/ws", |mut client| async move {
         // Relay: the broadcast is encoded once and queued for every client, this one too.
         while let Some(item) = client.recv().await {

@@ -19,6 +19,8 @@
 
 #[path = "shared/echo.rs"]
 mod echo;
+#[path = "shared/signal.rs"]
+mod signal;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

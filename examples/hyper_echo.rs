@@ -15,6 +15,8 @@
 
 #[path = "shared/echo.rs"]
 mod echo;
+#[path = "shared/signal.rs"]
+mod signal;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;

@@ -89,7 +89,7 @@ pub async fn listen(
             std::process::exit(1);
         }
     };
-    let shutdown = shutdown_signal();
+    let shutdown = super::signal::shutdown_signal();
     let addr: SocketAddr = listener.local_addr().expect("bound address");
     println!("LISTENING {addr}");
     std::io::stdout().flush().expect("flush stdout");
@@ -139,37 +139,6 @@ pub async fn accept_loop(
                 }
             },
             () = &mut shutdown => return,
-        }
-    }
-}
-
-/// Completes on SIGTERM or SIGINT (ctrl-c); the handlers are installed by this call, not when
-/// the future is first polled.
-pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let term = signal(SignalKind::terminate()).ok();
-        let int = signal(SignalKind::interrupt()).ok();
-        async move {
-            let wait = |s: Option<tokio::signal::unix::Signal>| async move {
-                match s {
-                    Some(mut s) => {
-                        s.recv().await;
-                    }
-                    None => std::future::pending::<()>().await,
-                }
-            };
-            tokio::select! {
-                () = wait(term) => {}
-                () = wait(int) => {}
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        async {
-            let _ = tokio::signal::ctrl_c().await;
         }
     }
 }
