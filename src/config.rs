@@ -36,6 +36,7 @@ pub struct Config {
     pub(crate) keepalive_interval: Option<Duration>,
     pub(crate) keepalive_grace: Duration,
     pub(crate) idle_timeout: Option<Duration>,
+    pub(crate) release_buffers_after: Option<Duration>,
     pub(crate) random: Option<FillRandom>,
 }
 
@@ -48,7 +49,8 @@ impl Default for Config {
 impl Config {
     /// The defaults: 16 MiB frames and messages, 262 144 fragments, 8 MiB send queue, 32 pending
     /// pongs, auto-pong on, whole messages, no outgoing fragmentation, 5 s close timeout, no
-    /// keepalive, no idle timeout, OS entropy with `std`.
+    /// keepalive, no idle timeout, large buffers released after 5 s without messages, OS
+    /// entropy with `std`.
     pub const fn new() -> Self {
         Config {
             max_frame_size: 16 << 20,
@@ -63,6 +65,7 @@ impl Config {
             keepalive_interval: None,
             keepalive_grace: Duration::from_secs(10),
             idle_timeout: None,
+            release_buffers_after: Some(Duration::from_secs(5)),
             random: DEFAULT_RANDOM,
         }
     }
@@ -159,6 +162,22 @@ impl Config {
         self
     }
 
+    /// Give memory back once no data message was sent or received for this long, if the
+    /// connection holds a buffer larger than 64 KiB. Default 5 s.
+    ///
+    /// While messages flow, buffers keep their size, so large messages cost no allocation
+    /// and no zero-fill each time; once the connection has been quiet this long, every empty
+    /// buffer is freed (and [`Extension::release_memory`](crate::Extension::release_memory)
+    /// is called), as [`Connection::release_buffers`](crate::Connection::release_buffers) does.
+    /// The connection reports the deadline through
+    /// [`Connection::poll_timeout`](crate::Connection::poll_timeout) only while it holds such a
+    /// buffer. `Some(Duration::ZERO)` frees them at the first timer call after each message;
+    /// `None` never frees them on its own.
+    pub const fn release_buffers_after(mut self, after: Option<Duration>) -> Self {
+        self.release_buffers_after = after;
+        self
+    }
+
     /// The entropy source for masking keys and handshake keys. Default: OS entropy with `std`,
     /// none without (a client then fails its sends with
     /// [`SendError::NoEntropy`](crate::SendError::NoEntropy)).
@@ -210,6 +229,10 @@ impl Config {
     /// See [`Config::idle_timeout`].
     pub const fn get_idle_timeout(&self) -> Option<Duration> {
         self.idle_timeout
+    }
+    /// See [`Config::release_buffers_after`].
+    pub const fn get_release_buffers_after(&self) -> Option<Duration> {
+        self.release_buffers_after
     }
     /// See [`Config::random`].
     pub const fn get_random(&self) -> Option<FillRandom> {

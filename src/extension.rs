@@ -94,6 +94,21 @@ pub trait Extension: Send + fmt::Debug {
     /// Outbound payload of a message [`encode_start`](Extension::encode_start) claimed, in
     /// order; `fin` on the last piece. Append the transformed bytes to `out`.
     fn encode(&mut self, input: &[u8], fin: bool, out: &mut Vec<u8>) -> Result<(), ExtensionError>;
+
+    // ---- memory (called by the connection) ----
+
+    /// Heap bytes this extension holds between messages (e.g. compression state). The
+    /// connection counts it in [`Connection::memory`](crate::Connection::memory) and arms its
+    /// release timer ([`Config::release_buffers_after`](crate::Config::release_buffers_after))
+    /// while it is large. Default 0.
+    fn memory(&self) -> usize {
+        0
+    }
+
+    /// The connection has been quiet: free what can be rebuilt later without changing what
+    /// goes on the wire (state that must persist, like an LZ77 window under context takeover,
+    /// stays). Never called in the middle of a message. Default: nothing to free.
+    fn release_memory(&mut self) {}
 }
 
 /// An extension's failure, mapped to the close code or handshake failure it causes.

@@ -24,6 +24,7 @@ use core::fmt;
 use core::ops::Deref;
 
 pub use bytes::Bytes;
+use bytes::BytesMut;
 
 use crate::{CloseCode, Connection, Event, Instant, MessageKind, SendError, SendOptions};
 
@@ -377,23 +378,26 @@ impl Message {
     /// piece of this message was seen); otherwise data events become
     /// [`Message::Fragment`]s. [`MessageReader`] tracks `whole` for you.
     pub fn from_event(event: Event<'_>, whole: bool) -> Self {
+        Self::convert(event, whole, Bytes::copy_from_slice)
+    }
+
+    /// [`from_event`](Message::from_event), with the payload bytes copied by `copy`.
+    fn convert(event: Event<'_>, whole: bool, mut copy: impl FnMut(&[u8]) -> Bytes) -> Self {
         match event {
             Event::Text { data, fin: true } if whole => Message::Text(Utf8Bytes::from(data)),
-            Event::Binary { data, fin: true } if whole => {
-                Message::Binary(Bytes::copy_from_slice(data))
-            }
+            Event::Binary { data, fin: true } if whole => Message::Binary(copy(data)),
             Event::Text { data, fin } => Message::Fragment(Fragment {
                 kind: MessageKind::Text,
-                data: Bytes::copy_from_slice(data.as_bytes()),
+                data: copy(data.as_bytes()),
                 fin,
             }),
             Event::Binary { data, fin } => Message::Fragment(Fragment {
                 kind: MessageKind::Binary,
-                data: Bytes::copy_from_slice(data),
+                data: copy(data),
                 fin,
             }),
-            Event::Ping(d) => Message::Ping(Bytes::copy_from_slice(d)),
-            Event::Pong(d) => Message::Pong(Bytes::copy_from_slice(d)),
+            Event::Ping(d) => Message::Ping(copy(d)),
+            Event::Pong(d) => Message::Pong(copy(d)),
             Event::Close { code, .. } if code == CloseCode::NO_STATUS => Message::Close(None),
             Event::Close { code, reason } => Message::Close(Some(CloseFrame::new(code, reason))),
         }
@@ -477,15 +481,27 @@ impl From<Bytes> for Message {
 /// }
 /// # Ok(()) }
 /// ```
+///
+/// Binary payloads are copied into a buffer the reader keeps: each message is a [`Bytes`]
+/// view of it, and once the application has dropped the messages it was given (an echo, a
+/// relay), the next one reuses the same memory, so receiving allocates nothing in steady
+/// state. While the application keeps a message, later ones take the rest of its buffer, then
+/// a new buffer of their own size; a message never comes from a buffer over 64 KiB and four
+/// times its size, so a kept message pins little more than its own bytes.
+/// [`release_memory`](MessageReader::release_memory) gives the buffer back.
 #[derive(Clone, Debug, Default)]
 pub struct MessageReader {
     in_message: bool,
+    staging: BytesMut,
 }
 
 impl MessageReader {
     /// A reader between messages.
-    pub const fn new() -> Self {
-        MessageReader { in_message: false }
+    pub fn new() -> Self {
+        MessageReader {
+            in_message: false,
+            staging: BytesMut::new(),
+        }
     }
 
     /// Converts one event, updating the streaming state.
@@ -495,13 +511,42 @@ impl MessageReader {
             Event::Text { fin, .. } | Event::Binary { fin, .. } => self.in_message = !fin,
             _ => {}
         }
-        Message::from_event(event, whole)
+        let staging = &mut self.staging;
+        Message::convert(event, whole, |data| copy_into(staging, data))
     }
 
     /// The next event of `conn`, owned; `Ok(None)` when there is none right now.
     pub fn next(&mut self, conn: &mut Connection) -> Result<Option<Message>, crate::Error> {
         Ok(conn.poll_event()?.map(|event| self.convert(event)))
     }
+
+    /// Heap bytes of the reader's own buffer (not counting messages handed out).
+    pub fn buffer_capacity(&self) -> usize {
+        self.staging.capacity()
+    }
+
+    /// Gives the reader's buffer back (messages handed out keep their bytes).
+    pub fn release_memory(&mut self) {
+        self.staging = BytesMut::new();
+    }
+}
+
+/// Copies `data` into `staging` and splits it off as a `Bytes`: the memory of earlier
+/// messages is reused once they are all dropped, else a buffer of this message's size is
+/// allocated. A small message never goes into a buffer over 64 KiB and 4 times its size (if
+/// the application kept it, it would pin all of that).
+fn copy_into(staging: &mut BytesMut, data: &[u8]) -> Bytes {
+    const PIN_LIMIT: usize = 64 * 1024;
+    if data.is_empty() {
+        return Bytes::new();
+    }
+    let reused = staging.try_reclaim(data.len());
+    let cap = staging.capacity();
+    if !reused || (cap > PIN_LIMIT && cap / 4 > data.len()) {
+        *staging = BytesMut::with_capacity(data.len());
+    }
+    staging.extend_from_slice(data);
+    staging.split().freeze()
 }
 
 #[cfg(test)]

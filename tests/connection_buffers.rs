@@ -5,6 +5,7 @@
 mod common;
 
 use common::*;
+use core::time::Duration;
 use wsproto::{Config, Connection, MessageKind, Role, SendOptions};
 
 #[test]
@@ -91,6 +92,17 @@ fn idle_connection_holds_little_memory() {
     pair.client.send_text("small").unwrap();
     pair.drive();
     assert_eq!(pair.take_server_events(), vec![Ev::text("small")]);
+    // While messages flow the buffers keep their size (no allocation per message)...
+    assert!(pair.server.buffer_capacity() > 1 << 20);
+    assert!(pair.client.buffer_capacity() > 1 << 20);
+    // ...and both ends arm the release timer, which fires after 5 s without messages.
+    let quiet = pair.now + Duration::from_secs(5);
+    assert_eq!(pair.server.poll_timeout(), Some(quiet));
+    assert_eq!(pair.client.poll_timeout(), Some(quiet));
+    pair.advance(Duration::from_millis(4999));
+    assert!(pair.server.buffer_capacity() > 1 << 20, "not before the deadline");
+    pair.advance(Duration::from_millis(1));
+    assert_eq!(pair.server.poll_timeout(), None, "nothing left to release");
     assert!(
         pair.server.buffer_capacity() < 1024,
         "server holds {}",
@@ -101,4 +113,17 @@ fn idle_connection_holds_little_memory() {
         "client holds {}",
         pair.client.buffer_capacity()
     );
+}
+
+#[test]
+fn buffers_are_kept_without_a_release_period() {
+    let config = || Config::new().release_buffers_after(None);
+    let mut pair = common::pair::Pair::new(config().random(common::fixed_random), config());
+    pair.client.send_binary(&vec![1; 1 << 20]).unwrap();
+    pair.drive();
+    assert_eq!(pair.server.poll_timeout(), None);
+    pair.advance(Duration::from_secs(3600));
+    assert!(pair.server.buffer_capacity() > 1 << 20);
+    pair.server.release_buffers();
+    assert_eq!(pair.server.buffer_capacity(), 0);
 }

@@ -121,9 +121,9 @@ fn streaming_a_16_mib_frame_uses_bounded_memory() {
 }
 
 #[test]
-fn input_buffer_shrinks_back_under_steady_traffic() {
+fn input_buffer_shrinks_back_with_a_partial_frame_in_it() {
     // A 1 MiB frame followed, in the same read, by the start of the next one: the buffer is
-    // never empty, yet it gives back the large allocation once the big frame is consumed.
+    // never empty, yet it gives back the large allocation once the connection is quiet.
     let mut s = server();
     let mut bytes = cframe(true, 2, &vec![7; 1 << 20]);
     let small = cframe(true, 1, b"small");
@@ -134,7 +134,10 @@ fn input_buffer_shrinks_back_under_steady_traffic() {
         Ok(Some(wsproto::Event::Binary { fin: true, .. }))
     ));
     assert!(matches!(s.poll_event(), Ok(None)));
-    assert!(s.buffer_capacity() <= 64 * 1024, "{}", s.buffer_capacity());
+    assert!(s.buffer_capacity() > 1 << 20, "kept while messages flow");
+    let quiet = s.poll_timeout().unwrap();
+    s.handle_timeout(quiet);
+    assert!(s.buffer_capacity() <= 2 * 1024, "{}", s.buffer_capacity());
     assert_eq!(feed(&mut s, &small[4..]), vec![Ev::text("small")]);
 }
 
@@ -189,4 +192,47 @@ fn unread_input_is_bounded() {
     assert!(s.wants_read());
     s.receive(T0, &big[100 * 1024..]);
     assert_eq!(events(&mut s), vec![Ev::binary(&vec![1; 200 * 1024])]);
+}
+
+#[test]
+fn deferred_checks_fail_fast_when_the_driver_would_wait() {
+    // Autobahn 6.4.3: invalid UTF-8 in the first part of a text frame whose rest is late.
+    // Eager (default): 1007 at once. Deferred: nothing until the driver is about to wait,
+    // then the same 1007; valid text that keeps arriving is validated once, when lent.
+    let bad = cframe(true, 1, &[b'a', b'b', 0xF4, 0x90, 0x80, 0x80, b'z', b'z']);
+    let (head, tail) = bad.split_at(bad.len() - 2);
+    let err = vec![Ev::Err(Error::Protocol(ProtocolError::InvalidUtf8))];
+
+    let mut eager = server();
+    assert_eq!(feed(&mut eager, head), err);
+
+    let mut deferred = server();
+    deferred.set_deferred_checks(true);
+    assert_eq!(feed(&mut deferred, head), vec![]);
+    assert!(deferred.check_deferred());
+    assert_eq!(events(&mut deferred), err);
+    assert!(transmit(&mut deferred).ends_with(&server_close(CloseCode::INVALID_PAYLOAD)));
+    assert_eq!(feed(&mut deferred, tail), vec![]);
+
+    // The same in a fragmented message: the first fragment ends inside a character that the
+    // second makes invalid.
+    let mut s = server();
+    s.set_deferred_checks(true);
+    let first = cframe(false, 1, &[b'x', 0xE2, 0x82]);
+    assert_eq!(feed(&mut s, &first), vec![]);
+    assert!(!s.check_deferred(), "a character cut short is not an error yet");
+    assert_eq!(feed(&mut s, &cframe(false, 0, &[0x28])), vec![]);
+    assert!(s.check_deferred());
+    assert_eq!(events(&mut s), err);
+
+    // Valid text split anywhere gives the one whole message.
+    let text = "héllo wörld ✓ 🎉".repeat(50);
+    let bytes = cframe(true, 1, text.as_bytes());
+    for cut in [3, 100, bytes.len() - 1] {
+        let mut s = server();
+        s.set_deferred_checks(true);
+        assert_eq!(feed(&mut s, &bytes[..cut]), vec![]);
+        assert!(!s.check_deferred());
+        assert_eq!(feed(&mut s, &bytes[cut..]), vec![Ev::text(&text)]);
+    }
 }

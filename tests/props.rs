@@ -84,7 +84,8 @@ fn encode(items: &[Item], key_seed: u8) -> (Vec<u8>, Vec<Ev>) {
 }
 
 /// Feeds `bytes` in chunks of the given sizes (cycled), draining events (and transmit, so
-/// pongs never pile up) after each.
+/// pongs never pile up) after each, then running the deferred checks as a driver does before
+/// it waits for more (a no-op unless the connection defers them).
 fn feed_chunks(conn: &mut Connection, bytes: &[u8], sizes: &[usize]) -> Vec<Ev> {
     let mut out = Vec::new();
     let mut rest = bytes;
@@ -106,6 +107,9 @@ fn feed_chunks(conn: &mut Connection, bytes: &[u8], sizes: &[usize]) -> Vec<Ev> 
             conn.commit_recv(Instant::ZERO, chunk.len());
         }
         out.extend(events(conn));
+        if conn.check_deferred() {
+            out.extend(events(conn));
+        }
         transmit(conn);
     }
     out.extend(events(conn));
@@ -132,13 +136,15 @@ fn merge(events: Vec<Ev>) -> Vec<Ev> {
     out
 }
 
-fn server_with(assemble: bool) -> Connection {
-    Connection::new(
+fn server_with(assemble: bool, deferred: bool) -> Connection {
+    let mut conn = Connection::new(
         Role::Server,
         Config::new()
             .assemble_messages(assemble)
             .max_pending_pongs(usize::MAX),
-    )
+    );
+    conn.set_deferred_checks(deferred);
+    conn
 }
 
 proptest! {
@@ -158,14 +164,15 @@ proptest! {
         sizes in proptest::collection::vec(1usize..64, 1..8),
         seed: u8,
         assemble: bool,
+        deferred: bool,
     ) {
         let (bytes, expected) = encode(&items, seed);
-        let mut whole = server_with(assemble);
+        let mut whole = server_with(assemble, deferred);
         let all_at_once = merge(feed_chunks(&mut whole, &bytes, &[bytes.len().max(1)]));
         prop_assert_eq!(&all_at_once, &expected);
-        let mut split = server_with(assemble);
+        let mut split = server_with(assemble, deferred);
         prop_assert_eq!(merge(feed_chunks(&mut split, &bytes, &sizes)), expected.clone());
-        let mut bytewise = server_with(assemble);
+        let mut bytewise = server_with(assemble, deferred);
         prop_assert_eq!(merge(feed_chunks(&mut bytewise, &bytes, &[1])), expected);
     }
 
@@ -176,6 +183,7 @@ proptest! {
         sizes in proptest::collection::vec(1usize..32, 1..6),
         client_role: bool,
         assemble: bool,
+        deferred: bool,
     ) {
         let (mut bytes, _) = encode(&prefix, 1);
         bytes.extend(garbage);
@@ -183,7 +191,9 @@ proptest! {
             let role = if client_role { Role::Client } else { Role::Server };
             let config = Config::new().assemble_messages(assemble).max_pending_pongs(usize::MAX)
                 .max_frame_size(1000).max_message_size(2000).random(fixed_random);
-            Connection::new(role, config)
+            let mut conn = Connection::new(role, config);
+            conn.set_deferred_checks(deferred);
+            conn
         };
         let mut whole = make();
         let a = merge(feed_chunks(&mut whole, &bytes, &[bytes.len().max(1)]));

@@ -8,7 +8,9 @@ use alloc::vec::Vec;
 
 use crate::utf8::Utf8Carry;
 
-/// Buffers larger than this are released once empty, so an idle connection holds little memory.
+/// A connection holding a buffer larger than this arms its release timer
+/// ([`Config::release_buffers_after`](crate::Config::release_buffers_after)); it also bounds
+/// how much unprocessed input is read ahead.
 pub(crate) const SHRINK_ABOVE: usize = 64 * 1024;
 
 /// Smallest growth step of the input buffer for [`RecvBuf::spare`].
@@ -48,9 +50,6 @@ impl RecvBuf {
             self.msg.copy_within(n.., 0);
             self.msg.truncate(self.msg.len() - n);
             self.msg_drain = 0;
-            if self.msg.is_empty() && self.msg.capacity() > SHRINK_ABOVE {
-                self.msg = Vec::new();
-            }
         }
         if self.carry_lent {
             self.carry.clear();
@@ -58,29 +57,19 @@ impl RecvBuf {
         }
     }
 
-    /// Gives back a large input buffer once little is left in it (no frame is being lent
-    /// from it): released when empty, cut back to 64 KiB otherwise.
-    pub(crate) fn shrink_input(&mut self) {
-        if self.data.capacity() <= SHRINK_ABOVE {
-            return;
-        }
-        if self.start == self.end {
-            self.data = Vec::new();
-            self.start = 0;
-            self.end = 0;
-        } else if self.available() <= SHRINK_ABOVE / 2 {
-            self.compact();
-            self.data.truncate(SHRINK_ABOVE);
-            self.data.shrink_to(SHRINK_ABOVE);
-        }
-    }
-
-    /// Releases every buffer that is empty.
+    /// Gives memory back: frees the buffers that are empty, and cuts a large input buffer that
+    /// holds only the start of the next frame down to what it holds. Nothing lent is touched.
     pub(crate) fn release_empty(&mut self) {
-        if self.start == self.end && self.discard == 0 {
-            self.data = Vec::new();
-            self.start = 0;
-            self.end = 0;
+        if self.discard == 0 {
+            if self.start == self.end {
+                self.data = Vec::new();
+                self.start = 0;
+                self.end = 0;
+            } else if self.available().saturating_mul(4) <= self.data.capacity() {
+                self.compact();
+                self.data.truncate(self.end.max(MIN_GROW));
+                self.data.shrink_to_fit();
+            }
         }
         if self.msg.is_empty() && self.msg_drain == 0 {
             self.msg = Vec::new();
@@ -170,6 +159,11 @@ impl RecvBuf {
     /// Heap bytes held (capacity).
     pub(crate) fn capacity(&self) -> usize {
         self.data.capacity() + self.msg.capacity()
+    }
+
+    /// The larger of the two buffers' capacities.
+    pub(crate) fn largest(&self) -> usize {
+        self.data.capacity().max(self.msg.capacity())
     }
 }
 

@@ -268,6 +268,8 @@ struct Core {
     last_rx: Option<Instant>,
     ping_sent: Option<Instant>,
     idle_since: Option<Instant>,
+    /// Partial text is validated by `check_deferred`, not as it arrives.
+    defer_checks: bool,
 }
 
 impl Connection {
@@ -315,6 +317,7 @@ impl Connection {
                 last_rx: None,
                 ping_sent: None,
                 idle_since: None,
+                defer_checks: false,
             },
         }
     }
@@ -374,9 +377,9 @@ impl Connection {
     }
 
     /// Heap bytes held by the connection's own buffers (input, message, output, scratch), not
-    /// counting extensions. An idle connection holds little: buffers that grew past 64 KiB for a
-    /// large message are released once empty; [`release_buffers`](Connection::release_buffers)
-    /// frees the rest.
+    /// counting extensions. Buffers keep their size while messages flow; once no data message
+    /// has moved for [`Config::release_buffers_after`] (with a buffer over 64 KiB), or when
+    /// [`release_buffers`](Connection::release_buffers) is called, the empty ones are freed.
     pub fn buffer_capacity(&self) -> usize {
         self.buf.capacity()
             + self.core.tx.out.capacity()
@@ -385,12 +388,60 @@ impl Connection {
     }
 
     /// Frees every buffer that is currently empty (e.g. before a connection goes idle for a
-    /// long time). They are allocated again when needed.
+    /// long time), and, between messages, what the extensions can rebuild
+    /// ([`Extension::release_memory`]). They are allocated again when needed.
     pub fn release_buffers(&mut self) {
         self.buf.settle();
         self.buf.release_empty();
         self.core.tx.release_empty();
         self.core.enc_buf = Vec::new();
+        if self.core.msg.is_none() && self.core.tx_msg.is_none() {
+            for e in &mut self.core.extensions {
+                e.release_memory();
+            }
+        }
+    }
+
+    /// When the memory held while idle is to be given back: [`Config::release_buffers_after`]
+    /// after the last data message, while a buffer or an extension holds more than 64 KiB.
+    #[inline]
+    fn release_deadline(&self) -> Option<Instant> {
+        if !self.holds_large_memory() {
+            return None;
+        }
+        Some(self.core.idle_since? + self.core.config.release_buffers_after?)
+    }
+
+    /// Whether a buffer or an extension holds more than 64 KiB (checked on every
+    /// `poll_timeout`, so the common answer, no, costs a few loads).
+    #[inline]
+    fn holds_large_memory(&self) -> bool {
+        let c = &self.core;
+        let limit = buffer::SHRINK_ABOVE;
+        self.buf.largest() > limit
+            || c.tx.out.capacity() > limit
+            || c.enc_buf.capacity() > limit
+            || (!c.extensions.is_empty() && c.extensions.iter().any(|e| e.memory() > limit))
+    }
+
+    /// Defer the fail-fast checks of partial text to [`check_deferred`](Self::check_deferred).
+    ///
+    /// By default, text that arrives in pieces (a frame split across reads, fragments, or
+    /// compressed data) is validated as each piece arrives, so invalid UTF-8 fails the
+    /// connection (1007) without waiting for the rest; the whole message is validated again
+    /// when it is lent as `&str`, which safe Rust cannot skip. A driver that knows when it is
+    /// about to wait for input turns this on and calls `check_deferred` then: text that keeps
+    /// arriving is validated once, and invalid text still fails before the driver waits. The
+    /// crate's non-blocking adapters do this.
+    pub fn set_deferred_checks(&mut self, on: bool) {
+        self.core.defer_checks = on;
+    }
+
+    /// The driver is about to wait for input: runs the checks deferred by
+    /// [`set_deferred_checks`](Self::set_deferred_checks). Returns `true` if they failed the
+    /// connection; [`poll_event`](Self::poll_event) then reports it.
+    pub fn check_deferred(&mut self) -> bool {
+        self.core.check_deferred(&self.buf)
     }
 
     // ---- (B) input from the network and the clock ----
@@ -436,6 +487,9 @@ impl Connection {
         self.buf.settle();
         self.core.tick(now);
         self.core.handle_timeout(now, &mut self.buf);
+        if self.release_deadline().is_some_and(|t| now >= t) {
+            self.release_buffers();
+        }
     }
 
     // ---- (C) commands ----
@@ -570,7 +624,14 @@ impl Connection {
     /// [`Instant::ZERO`] (call `handle_timeout` at once, which starts the timers).
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.core.poll_timeout()
+        let timers = self.core.poll_timeout();
+        if !self.holds_large_memory() {
+            return timers;
+        }
+        match (timers, self.release_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 }
 

@@ -62,12 +62,7 @@ pub(super) fn poll_event(conn: &mut Connection) -> Result<Option<Event<'_>>, Err
             core.error_reported = true;
             return Err(e);
         }
-        Ok(None) => {
-            if core.frame.is_none() {
-                buf.shrink_input();
-            }
-            return Ok(None);
-        }
+        Ok(None) => return Ok(None),
     };
     let event = lend(buf, core, ready);
     if event.is_err() {
@@ -345,6 +340,37 @@ impl Core {
         Err(ProtocolError::ReservedBits)
     }
 
+    /// Validates the text that arrived of an unfinished message and was not checked yet
+    /// (deferred checks). Invalid text fails the connection at the next `poll_event`; returns
+    /// whether it did.
+    pub(super) fn check_deferred(&mut self, buf: &RecvBuf) -> bool {
+        if !self.defer_checks || self.rx_fail.is_some() {
+            return false;
+        }
+        let mut invalid = false;
+        if let Some(f) = &mut self.frame {
+            if f.kind == FrameKind::Lend && f.opcode == OpCode::Text && f.unmasked > f.checked {
+                match valid_prefix(buf.input().get(f.checked..f.unmasked).unwrap_or_default()) {
+                    Ok(n) => f.checked += n,
+                    Err(_) => invalid = true,
+                }
+            }
+        }
+        if let Some(m) = &mut self.msg {
+            let pending = buf.msg.len() > m.checked && buf.msg_drain == 0;
+            if m.kind == MessageKind::Text && self.config.assemble_messages && pending {
+                match valid_prefix(buf.msg.get(m.checked..).unwrap_or_default()) {
+                    Ok(n) => m.checked += n,
+                    Err(_) => invalid = true,
+                }
+            }
+        }
+        if invalid {
+            self.rx_fail = Some(ProtocolError::InvalidUtf8);
+        }
+        invalid
+    }
+
     /// A single-frame message: unmask and validate what has arrived, lend it once complete.
     fn lend_frame(&mut self, mut f: RxFrame, buf: &mut RecvBuf) -> Result<Flow, ProtocolError> {
         let avail = buf.available().min(f.len);
@@ -365,9 +391,10 @@ impl Core {
                 Ready::Binary { src, fin: true }
             }));
         }
-        // Partial: fail fast on invalid text without waiting for the rest.
+        // Partial: fail fast on invalid text without waiting for the rest (with deferred
+        // checks, once the driver is about to wait: `check_deferred`).
         f.unmasked = avail;
-        if text && avail > f.checked {
+        if text && avail > f.checked && !self.defer_checks {
             f.checked += valid_prefix(buf.input().get(f.checked..avail).unwrap_or_default())?;
         }
         self.frame = Some(f);
@@ -416,7 +443,11 @@ impl Core {
         let text = m.kind == MessageKind::Text;
         let streaming = !self.config.assemble_messages;
         let mut invalid = false;
-        if text && buf.msg.len() > m.checked {
+        // A whole message is validated once, when lent; the pieces before its end only to
+        // fail fast (with deferred checks, once the driver is about to wait). Streamed text is
+        // lent piece by piece, so each piece is checked as it comes.
+        let check_now = streaming || (!fin && !self.defer_checks);
+        if text && check_now && buf.msg.len() > m.checked {
             match valid_prefix(buf.msg.get(m.checked..).unwrap_or_default()) {
                 Ok(n) => m.checked += n,
                 Err(e) if streaming => {
@@ -427,7 +458,7 @@ impl Core {
             }
         }
         let total = buf.msg.len();
-        if text && fin && m.checked != total {
+        if text && streaming && fin && m.checked != total {
             invalid = true;
         }
         if invalid {

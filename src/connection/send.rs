@@ -3,7 +3,6 @@
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
-use super::buffer::SHRINK_ABOVE;
 use super::{Core, MessageKind, Role, State, TxMsg, TxQueue};
 use crate::frame::{FrameHeader, OpCode, PreparedFrame, apply_mask};
 use crate::utf8::Utf8Carry;
@@ -86,9 +85,6 @@ impl TxQueue {
         if self.pos == self.out.len() {
             self.out.clear();
             self.pos = 0;
-            if self.out.capacity() > SHRINK_ABOVE {
-                self.out = Vec::new();
-            }
             if self.pongs.is_empty() && self.pongs.capacity() > 4 {
                 self.pongs = Default::default();
             }
@@ -290,9 +286,6 @@ impl Core {
                 }
                 self.write_data(opcode, rsv, &enc, fin);
                 enc.clear();
-                if enc.capacity() > SHRINK_ABOVE {
-                    enc = Vec::new();
-                }
                 self.enc_buf = enc;
             }
             None => self.write_data(opcode, rsv, data, fin),

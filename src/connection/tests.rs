@@ -1,6 +1,7 @@
 //! Unit tests that need crate-private access (configs without entropy, `queue_raw`).
 
 use alloc::vec::Vec;
+use alloc::vec;
 
 use super::*;
 
@@ -69,8 +70,15 @@ fn steady_state_does_not_reallocate() {
     let mut s = Connection::new(Role::Server, Config::new());
     let mut c = Connection::new(Role::Client, Config::new());
     let mut caps = Vec::new();
+    let big = vec![7u8; 1 << 20];
     for round in 0..50 {
         c.send_binary(&[round as u8; 300]).unwrap();
+        // Large messages too: buffers keep their size between them (no allocation, no
+        // zero-fill per message) until the connection has been quiet for a while.
+        c.send_binary(&big).unwrap();
+        s.send_binary(&big).unwrap();
+        let echo = s.poll_transmit().len();
+        s.advance_transmit(echo);
         c.send_fragment(MessageKind::Text, b"ab", false, SendOptions::new())
             .unwrap();
         c.send_fragment(MessageKind::Text, b"cd", true, SendOptions::new())

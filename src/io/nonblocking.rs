@@ -517,6 +517,7 @@ impl<T: PollIo> WebSocket<T> {
         origin: Origin,
     ) -> Self {
         session.set_write_through(io.writes_through());
+        session.set_deferred_checks(true);
         let wakers = Arc::new(Wakers::default());
         let fanout = Waker::from(wakers.clone());
         let protocol = session.protocol().map(String::from);

@@ -113,3 +113,42 @@ fn close_none_sends_no_status() {
         .unwrap();
     assert_eq!(conn.poll_transmit(), &[0x88, 0x00]);
 }
+
+#[test]
+fn received_payloads_reuse_the_readers_buffer() {
+    let mut r = MessageReader::new();
+    let binary = |r: &mut MessageReader, data: &[u8]| match r.convert(Event::Binary {
+        data,
+        fin: true,
+    }) {
+        Message::Binary(b) => b,
+        other => panic!("{other:?}"),
+    };
+    let first = binary(&mut r, &[1; 1000]);
+    let at = first.as_ptr();
+    drop(first);
+    // Dropped before the next one arrives (an echo): the same memory, nothing allocated.
+    for n in [1000, 10, 999] {
+        let again = binary(&mut r, &vec![2; n]);
+        assert_eq!(again.as_ptr(), at);
+        assert_eq!(&again[..], &vec![2; n][..]);
+    }
+    // Kept by the application: later messages take the rest of that buffer, then memory of
+    // their own size; the kept bytes never change.
+    let kept = binary(&mut r, &[3; 500]);
+    let next = binary(&mut r, &[4; 20]);
+    assert_eq!(next.as_ptr(), kept.as_ptr().wrapping_add(500));
+    let big = binary(&mut r, &[5; 1000]);
+    assert_eq!(r.buffer_capacity(), 0, "a new buffer, all of it for this message");
+    assert_eq!(&kept[..], &[3; 500][..]);
+    assert_eq!(&next[..], &[4; 20][..]);
+    assert_eq!(&big[..], &[5; 1000][..]);
+    drop((kept, next, big));
+    // After a large message, a small one gets a small buffer of its own.
+    drop(binary(&mut r, &vec![6; 1 << 20]));
+    let small = binary(&mut r, &[7; 100]);
+    assert_eq!(r.buffer_capacity(), 0);
+    assert_eq!(&small[..], &[7; 100][..]);
+    r.release_memory();
+    assert_eq!(r.buffer_capacity(), 0);
+}

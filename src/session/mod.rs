@@ -439,6 +439,15 @@ impl Session {
         }
     }
 
+    /// Defer the fail-fast UTF-8 checks of partial text to the moments the executor reports
+    /// [`blocked`](Self::blocked) on a read
+    /// ([`Connection::set_deferred_checks`](crate::Connection::set_deferred_checks)), so text
+    /// that keeps arriving is validated once. For executors that report every read that would
+    /// block; a blocking executor leaves it off.
+    pub fn set_deferred_checks(&mut self, on: bool) {
+        self.conn.set_deferred_checks(on);
+    }
+
     /// The transport was flushed.
     pub fn flushed(&mut self) {
         self.needs_flush = false;
@@ -470,7 +479,13 @@ impl Session {
     /// The direction is not ready in this turn (a non-blocking executor registered interest).
     pub fn blocked(&mut self, io: Io) {
         match io {
-            Io::Read => self.read_blocked = true,
+            Io::Read => {
+                self.read_blocked = true;
+                // About to wait for the peer: partial text gets its fail-fast check now.
+                if self.conn.check_deferred() {
+                    self.parse_ready = true;
+                }
+            }
             Io::Write => self.write_blocked = true,
         }
     }
@@ -583,20 +598,20 @@ impl Session {
     pub fn step(&mut self, now: Instant, turn: Turn) -> Step<'_> {
         // Every pass either returns or changes state that the next pass looks at, and each
         // such change (a timer fired, a message parsed) is bounded by the input held.
-        let mut timers_fired = false;
+        // Timers first, once per call: a deadline that falls due later in this call comes
+        // back with the `Wait` it leads to, and the executor calls again at once.
+        if !self.ended && self.deadline().is_some_and(|d| d <= now) {
+            self.conn.handle_timeout(now);
+            if self.conn.buffer_capacity() == 0 {
+                // The engine gave its buffers back after a quiet period: so does the reader
+                // (its buffer is as large as the largest recent message).
+                self.reader.release_memory();
+            }
+            self.parse_ready = true;
+        }
         loop {
             if self.ended {
                 return Step::End;
-            }
-            // Every state change below either returns or continues, so this deadline holds
-            // for the whole pass.
-            let deadline = earliest(self.conn.poll_timeout(), self.drain_deadline);
-            if !timers_fired && deadline.is_some_and(|d| d <= now) {
-                // Once per call: a deadline the engine does not move cannot spin this loop.
-                timers_fired = true;
-                self.conn.handle_timeout(now);
-                self.parse_ready = true;
-                continue;
             }
             let receiving = turn == Turn::Receive && !self.receiver_gone;
             // 1. write what we owe first (pongs, close replies, messages), so a reply the
@@ -670,7 +685,7 @@ impl Session {
             }
             if let Some(failure) = &self.failure {
                 if !written && !self.broken {
-                    return Step::Wait(deadline);
+                    return Step::Wait(self.deadline());
                 }
                 let close_first = self.role() == Role::Server
                     && matches!(failure, Error::Connection(crate::Error::Protocol(_)));
@@ -704,7 +719,7 @@ impl Session {
             if self.conn.should_close_transport() && written {
                 if !self.shut_down {
                     if self.write_blocked {
-                        return Step::Wait(deadline);
+                        return Step::Wait(self.deadline());
                     }
                     return Step::Shutdown;
                 }
@@ -719,7 +734,7 @@ impl Session {
                 // Nothing more can arrive and nothing is owed.
                 return self.end_if_drained(receiving);
             }
-            return Step::Wait(deadline);
+            return Step::Wait(self.deadline());
         }
     }
 
