@@ -150,13 +150,7 @@ impl Core {
             let flow = match (self.rx_fail.take(), self.frame) {
                 (Some(e), _) => Err(e),
                 (None, None) => self.next_header(buf),
-                (None, Some(frame)) => match frame.kind {
-                    FrameKind::Lend => self.lend_frame(frame, buf),
-                    FrameKind::Copy => self.copy_frame(frame, buf),
-                    FrameKind::Stream => self.stream_frame(frame, buf),
-                    FrameKind::Control => self.control_frame(frame, buf),
-                    FrameKind::Skip => Ok(self.skip_frame(frame, buf)),
-                },
+                (None, Some(frame)) => self.process(frame, buf),
             };
             match flow {
                 Ok(Flow::Ready(ready)) => return Ok(Some(ready)),
@@ -202,14 +196,32 @@ impl Core {
             Status::Partial => Ok(Flow::NeedMore),
             Status::Complete((header, n)) => {
                 buf.consume(n);
-                self.begin_frame(header)?;
-                Ok(Flow::Continue)
+                let frame = self.begin_frame(header)?;
+                // A lent frame is stored by `lend_frame` only if it is not complete yet.
+                if frame.kind != FrameKind::Lend {
+                    self.frame = Some(frame);
+                }
+                // Straight on to the payload (nothing `step` checks between frames changed).
+                self.process(frame, buf)
             }
         }
     }
 
-    /// Checks a header against the protocol rules and sets up its frame.
-    fn begin_frame(&mut self, h: FrameHeader) -> Result<(), ProtocolError> {
+    /// Processes what has arrived of the current frame's payload, by the frame's kind.
+    #[inline(always)]
+    fn process(&mut self, frame: RxFrame, buf: &mut RecvBuf) -> Result<Flow, ProtocolError> {
+        match frame.kind {
+            FrameKind::Lend => self.lend_frame(frame, buf),
+            FrameKind::Copy => self.copy_frame(frame, buf),
+            FrameKind::Stream => self.stream_frame(frame, buf),
+            FrameKind::Control => self.control_frame(frame, buf),
+            FrameKind::Skip => Ok(self.skip_frame(frame, buf)),
+        }
+    }
+
+    /// Checks a header against the protocol rules and sets up its frame (on `Err`, stored to
+    /// be skipped).
+    fn begin_frame(&mut self, h: FrameHeader) -> Result<RxFrame, ProtocolError> {
         // Until proven acceptable, the frame is skipped (if its length fits memory at all).
         let Ok(len) = usize::try_from(h.payload_len) else {
             self.rx_desync = true;
@@ -225,12 +237,24 @@ impl Core {
             unmasked: 0,
             checked: 0,
         };
-        self.frame = Some(frame);
+        match self.classify(&h, &mut frame) {
+            Ok(()) => Ok(frame),
+            Err(e) => {
+                self.frame = Some(frame);
+                Err(e)
+            }
+        }
+    }
+
+    /// Decides how a frame is processed (`frame.kind`), starting its message if it is the
+    /// first of one; on `Err` the frame stays [`FrameKind::Skip`].
+    #[inline(always)]
+    fn classify(&mut self, h: &FrameHeader, frame: &mut RxFrame) -> Result<(), ProtocolError> {
+        let len = frame.len;
         if self.rx_mode != RxMode::Normal {
             // Closing: only the peer's Close matters.
             if h.opcode == OpCode::Close && len <= 125 {
                 frame.kind = FrameKind::Control;
-                self.frame = Some(frame);
             }
             return Ok(());
         }
@@ -259,7 +283,6 @@ impl Core {
                 return Err(ProtocolError::FragmentedControlFrame);
             }
             frame.kind = FrameKind::Control;
-            self.frame = Some(frame);
             return Ok(());
         }
         if len > self.config.max_frame_size {
@@ -314,8 +337,10 @@ impl Core {
         } else {
             FrameKind::Copy
         };
-        self.msg = Some(msg);
-        self.frame = Some(frame);
+        if frame.kind != FrameKind::Lend {
+            // A lent frame is the whole message: nothing to keep about it but the frame.
+            self.msg = Some(msg);
+        }
         Ok(())
     }
 
@@ -380,7 +405,6 @@ impl Core {
         }
         if avail == f.len {
             self.frame = None;
-            self.msg = None;
             self.note_activity();
             buf.discard = f.len;
             let src = Src::Input { off: 0, len: f.len };
