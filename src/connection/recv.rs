@@ -152,6 +152,13 @@ impl Core {
                 (None, None) => self.next_header(buf),
                 (None, Some(frame)) => self.process(frame, buf),
             };
+            let flow = match flow {
+                // The end of the stream comes after the text that arrived before it.
+                Ok(Flow::NeedMore) if self.eof => {
+                    self.check_pending_text(buf).map(|()| Flow::NeedMore)
+                }
+                flow => flow,
+            };
             match flow {
                 Ok(Flow::Ready(ready)) => return Ok(Some(ready)),
                 Ok(Flow::Continue) => {}
@@ -191,12 +198,29 @@ impl Core {
     }
 
     fn next_header(&mut self, buf: &mut RecvBuf) -> Result<Flow, ProtocolError> {
-        let parsed = FrameHeader::parse(buf.input()).inspect_err(|_| self.rx_desync = true)?;
+        let parsed = match FrameHeader::parse(buf.input()) {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                self.check_pending_text(buf)?;
+                self.rx_desync = true;
+                return Err(e.into());
+            }
+        };
         match parsed {
             Status::Partial => Ok(Flow::NeedMore),
             Status::Complete((header, n)) => {
+                if header.opcode != OpCode::Continuation {
+                    // Not more of the message: its deferred text check goes first.
+                    self.check_pending_text(buf)?;
+                }
                 buf.consume(n);
-                let frame = self.begin_frame(header)?;
+                let frame = match self.begin_frame(header) {
+                    Ok(frame) => frame,
+                    Err(e) => {
+                        self.check_pending_text(buf)?;
+                        return Err(e);
+                    }
+                };
                 // A lent frame is stored by `lend_frame` only if it is not complete yet.
                 if frame.kind != FrameKind::Lend {
                     self.frame = Some(frame);
@@ -372,28 +396,34 @@ impl Core {
         if !self.defer_checks || self.rx_fail.is_some() {
             return false;
         }
-        let mut invalid = false;
+        let invalid = self.check_pending_text(buf).is_err();
+        if invalid {
+            self.rx_fail = Some(ProtocolError::InvalidUtf8);
+        }
+        invalid
+    }
+
+    /// With deferred checks, the text of the unfinished message that was not checked yet is
+    /// checked before anything later in the stream is acted on (a control frame, another
+    /// frame's error, the end of the stream), so the events are the same however the input
+    /// was split and whenever `check_deferred` ran.
+    fn check_pending_text(&mut self, buf: &RecvBuf) -> Result<(), ProtocolError> {
+        if !self.defer_checks {
+            return Ok(());
+        }
         if let Some(f) = &mut self.frame {
             if f.kind == FrameKind::Lend && f.opcode == OpCode::Text && f.unmasked > f.checked {
-                match valid_prefix(buf.input().get(f.checked..f.unmasked).unwrap_or_default()) {
-                    Ok(n) => f.checked += n,
-                    Err(_) => invalid = true,
-                }
+                let new = buf.input().get(f.checked..f.unmasked).unwrap_or_default();
+                f.checked += valid_prefix(new)?;
             }
         }
         if let Some(m) = &mut self.msg {
             let pending = buf.msg.len() > m.checked && buf.msg_drain == 0;
             if m.kind == MessageKind::Text && self.config.assemble_messages && pending {
-                match valid_prefix(buf.msg.get(m.checked..).unwrap_or_default()) {
-                    Ok(n) => m.checked += n,
-                    Err(_) => invalid = true,
-                }
+                m.checked += valid_prefix(buf.msg.get(m.checked..).unwrap_or_default())?;
             }
         }
-        if invalid {
-            self.rx_fail = Some(ProtocolError::InvalidUtf8);
-        }
-        invalid
+        Ok(())
     }
 
     /// A single-frame message: unmask and validate what has arrived, lend it once complete.
