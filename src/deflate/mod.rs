@@ -38,8 +38,11 @@
 //! * **Memory**: the compressor (~300 KiB) and decompressor (~45 KiB) are allocated on first
 //!   use, and dropped after each message in a direction without context takeover.
 
+mod cache;
 pub(crate) mod codec;
 mod params;
+
+pub use cache::release_thread_cache;
 
 use alloc::boxed::Box;
 use alloc::string::String;
@@ -331,10 +334,37 @@ impl PerMessageDeflate {
     /// deflate stream ended (a new one starts with the next message).
     fn end_inbound(&mut self) {
         if self.decompress_reset || self.in_ended {
-            self.decompressor = None;
+            if let Some(mut decompressor) = self.decompressor.take() {
+                decompressor.reset();
+                self.decompressor = if self.decompress_reset {
+                    // No context to keep: the thread's cache takes it (std).
+                    cache::give_decompressor(decompressor)
+                } else {
+                    Some(decompressor)
+                };
+            }
         }
         self.in_len = 0;
         self.in_ended = false;
+    }
+
+    /// The compressor for the next piece: ours, or one from the thread's cache, or a new one.
+    fn take_compressor(&mut self) -> Compressor {
+        if let Some(compressor) = self.compressor.take() {
+            return compressor;
+        }
+        let level = self.config().level;
+        let bits = self.compress_bits;
+        let forget = self.compress_reset;
+        if forget {
+            if let Some(mut compressor) = cache::take_compressor() {
+                compressor.reuse(level, bits, forget);
+                return compressor;
+            }
+        }
+        let mut compressor = Compressor::new(level, bits);
+        compressor.set_forget(forget);
+        compressor
     }
 }
 
@@ -431,15 +461,15 @@ impl Extension for PerMessageDeflate {
     }
 
     fn encode(&mut self, input: &[u8], fin: bool, out: &mut Vec<u8>) -> Result<(), ExtensionError> {
-        let level = self.config().level;
-        let bits = self.compress_bits;
-        let compressor = self
-            .compressor
-            .get_or_insert_with(|| Compressor::new(level, bits));
+        let mut compressor = self.take_compressor();
         let result = compressor.compress(input, fin, out);
-        if result.is_err() || (fin && self.compress_reset) {
-            self.compressor = None;
-        }
+        self.compressor = match result {
+            // Our failure: start afresh next time.
+            Err(_) => None,
+            // It ended the message with a full flush and holds no context.
+            Ok(()) if fin && self.compress_reset => cache::give_compressor(compressor),
+            Ok(()) => Some(compressor),
+        };
         result
     }
 }
@@ -464,7 +494,12 @@ impl PerMessageDeflate {
         if input.is_empty() && !trailer {
             return Ok(());
         }
-        let decompressor = self.decompressor.get_or_insert_with(Decompressor::new);
+        let decompressor = match &mut self.decompressor {
+            Some(decompressor) => decompressor,
+            None => self
+                .decompressor
+                .insert(cache::take_decompressor().unwrap_or_else(Decompressor::new)),
+        };
         if !input.is_empty() && decompressor.inflate(input, out, max_len)? == Inflated::StreamEnd {
             self.in_ended = true;
             return Ok(());
