@@ -32,11 +32,15 @@
 //!   the LZ77 context kept across messages unless no context takeover was agreed for that
 //!   direction. Messages under [`DeflateConfig::threshold`] bytes, and those sent with
 //!   [`SendOptions::compress(false)`](crate::SendOptions::compress), go out uncompressed.
-//! * **Bounded inflate**: output grows in steps and never past the message limit the
-//!   connection passes in; a deflate bomb fails with 1009 after at most that many bytes.
-//!   Corrupt data fails with 1007.
-//! * **Memory**: the compressor (~300 KiB) and decompressor (~45 KiB) are allocated on first
-//!   use, and dropped after each message in a direction without context takeover.
+//! * **Bounded inflate**: output never grows past the message limit the connection passes in,
+//!   and is appended without being zero-filled first; a deflate bomb fails with 1009 after at
+//!   most that many bytes. Corrupt data fails with 1007.
+//! * **Memory**: the compressor (~319 KiB) and decompressor (~43 KiB) are allocated on first
+//!   use. In a direction without context takeover they are reset, not reallocated, after each
+//!   message, and (with `std`) go back to a small per-thread cache that the next message of
+//!   any connection on the thread takes them from: steady traffic allocates nothing, and an
+//!   idle connection holds no state in such a direction ([`release_thread_cache`] frees the
+//!   cache; docs/deflate.md has the trade-off).
 
 mod cache;
 pub(crate) mod codec;
@@ -100,14 +104,16 @@ impl DeflateConfig {
     }
 
     /// `server_no_context_takeover`: the server compresses each message on its own. Client:
-    /// request it. Server: always grant it (and drop the compressor between messages).
+    /// request it. Server: always grant it (and reset the compressor between messages, handing
+    /// it to the thread's cache).
     pub const fn server_no_context_takeover(mut self, on: bool) -> Self {
         self.server_no_context_takeover = on;
         self
     }
 
     /// `client_no_context_takeover`: the client compresses each message on its own. Client:
-    /// offer it, and do it. Server: require it (and drop the decompressor between messages).
+    /// offer it, and do it. Server: require it (and reset the decompressor between messages,
+    /// handing it to the thread's cache).
     /// A server also grants it whenever the client offers it.
     pub const fn client_no_context_takeover(mut self, on: bool) -> Self {
         self.client_no_context_takeover = on;
@@ -201,9 +207,9 @@ pub struct PerMessageDeflate {
     agreed: Agreed,
     /// Window of our compressor (8..=15).
     compress_bits: u8,
-    /// Reset (drop) our compressor after each message.
+    /// No context takeover for our compressor: full flush at the end of each message.
     compress_reset: bool,
-    /// Reset (drop) our decompressor after each message.
+    /// No context takeover for our decompressor: reset it after each message.
     decompress_reset: bool,
     compressor: Option<Compressor>,
     decompressor: Option<Decompressor>,
@@ -287,14 +293,15 @@ impl PerMessageDeflate {
         self.compress_bits
     }
 
-    /// Whether a compressor is allocated now (it is dropped between messages when no
-    /// context takeover applies to our direction).
+    /// Whether this instance holds a compressor now (between messages, with `std`, it does
+    /// not when no context takeover applies to our direction: the thread's cache has it).
     pub fn has_compressor(&self) -> bool {
         self.compressor.is_some()
     }
 
-    /// Whether a decompressor is allocated now (it is dropped between messages when no
-    /// context takeover applies to the peer's direction).
+    /// Whether this instance holds a decompressor now (between messages, with `std`, it does
+    /// not when no context takeover applies to the peer's direction: the thread's cache has
+    /// it).
     pub fn has_decompressor(&self) -> bool {
         self.decompressor.is_some()
     }
