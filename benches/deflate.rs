@@ -3,6 +3,12 @@
 //! Each iteration runs a sequence of 16 different messages through a fresh extension instance,
 //! so context takeover sees realistic (similar, not identical) history. Figures are recorded in
 //! docs/performance.md. Run with `cargo bench --bench deflate`.
+//!
+//! Group `engines`: the same messages through the raw engines, with no WebSocket layer:
+//! miniz_oxide (our backend), zlib-rs and C zlib (flate2 over the system's libz), each
+//! sync-flushing every message into a buffer allocated once, as permessage-deflate does with
+//! context takeover. Its decompress figures are the "plain inflate limit" our extension's
+//! decode is compared with.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
@@ -212,5 +218,148 @@ fn bench_small(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench, bench_small);
+/// One engine's streaming compressor: sync-flush `input` onto `out` (capacity reserved).
+trait Engine {
+    fn compress(&mut self, input: &[u8], out: &mut Vec<u8>);
+}
+
+struct Miniz(miniz_oxide::deflate::core::CompressorOxide);
+impl Engine for Miniz {
+    fn compress(&mut self, input: &[u8], out: &mut Vec<u8>) {
+        use miniz_oxide::deflate::core::{TDEFLFlush, TDEFLStatus, compress_to_output};
+        let (status, used) = compress_to_output(&mut self.0, input, TDEFLFlush::Sync, |b| {
+            out.extend_from_slice(b);
+            true
+        });
+        assert!(status == TDEFLStatus::Okay && used == input.len());
+    }
+}
+
+struct ZlibRs(zlib_rs::Deflate);
+impl Engine for ZlibRs {
+    fn compress(&mut self, input: &[u8], out: &mut Vec<u8>) {
+        let start = out.len();
+        let before = self.0.total_in();
+        out.resize(start + input.len() + input.len() / 8 + 64, 0);
+        self.0
+            .compress(input, &mut out[start..], zlib_rs::DeflateFlush::SyncFlush)
+            .unwrap();
+        assert_eq!((self.0.total_in() - before) as usize, input.len());
+        let written = self.0.total_out() as usize;
+        out.truncate(written);
+    }
+}
+
+struct CZlib(flate2::Compress);
+impl Engine for CZlib {
+    fn compress(&mut self, input: &[u8], out: &mut Vec<u8>) {
+        let before = self.0.total_in();
+        self.0
+            .compress_vec(input, out, flate2::FlushCompress::Sync)
+            .unwrap();
+        assert_eq!((self.0.total_in() - before) as usize, input.len());
+    }
+}
+
+fn engine(name: &str, level: u8, bits: u8) -> Box<dyn Engine> {
+    match name {
+        "miniz_oxide" => {
+            use miniz_oxide::deflate::core::{CompressorOxide, create_comp_flags_from_zip_params};
+            // Like ours: the full dictionary (miniz_oxide's window bits do not bound distances).
+            assert_eq!(bits, 15);
+            let flags = create_comp_flags_from_zip_params(i32::from(level), -15, 0);
+            Box::new(Miniz(CompressorOxide::new(flags)))
+        }
+        "zlib-rs" => Box::new(ZlibRs(zlib_rs::Deflate::new(i32::from(level), false, bits))),
+        _ => Box::new(CZlib(flate2::Compress::new_with_window_bits(
+            flate2::Compression::new(u32::from(level)),
+            false,
+            bits,
+        ))),
+    }
+}
+
+/// Raw engines on the same 16 × 64 KiB messages: compress at levels 1 and 6 and with 10- and
+/// 9-bit windows (zlib turns 8 into 9), decompress what each produced at level 1.
+fn bench_engines(c: &mut Criterion) {
+    let msgs: Vec<Vec<u8>> = (0..COUNT as u32).map(|i| json_like(LEN, i)).collect();
+    let mut group = c.benchmark_group("engines");
+    group.throughput(Throughput::Bytes((LEN * COUNT) as u64));
+    group.sample_size(10);
+    let engines = ["miniz_oxide", "zlib-rs", "zlib"];
+    for (level, bits) in [(1u8, 15u8), (6, 15), (1, 10), (1, 9)] {
+        for name in engines {
+            if name == "miniz_oxide" && bits < 15 {
+                continue; // no bounded window: see wsproto's own window10/window8 cases
+            }
+            let mut out = Vec::with_capacity(2 * LEN * COUNT);
+            let mut e = engine(name, level, bits);
+            for m in &msgs {
+                e.compress(m, &mut out);
+            }
+            eprintln!(
+                "engines {name} level {level} window {bits}: {:.1}%",
+                100.0 * out.len() as f64 / (LEN * COUNT) as f64
+            );
+            let id = format!("{name}-level{level}-window{bits}");
+            group.bench_function(BenchmarkId::new("compress", &id), |b| {
+                b.iter(|| {
+                    out.clear();
+                    let mut e = engine(name, level, bits);
+                    for m in &msgs {
+                        e.compress(black_box(m), &mut out);
+                    }
+                    black_box(out.len())
+                })
+            });
+        }
+    }
+    // Decompress: every engine inflates the same level-1 stream (one per message,
+    // sync-flushed, context takeover) into an output buffer allocated and written once.
+    let mut e = engine("zlib", 1, 15);
+    let compressed: Vec<Vec<u8>> = msgs
+        .iter()
+        .map(|m| {
+            let mut z = Vec::with_capacity(LEN);
+            e.compress(m, &mut z);
+            z
+        })
+        .collect();
+    let mut out = vec![0u8; LEN + 1024];
+    group.bench_function(BenchmarkId::new("decompress", "miniz_oxide"), |b| {
+        use miniz_oxide::inflate::stream::{InflateState, inflate};
+        b.iter(|| {
+            let mut st = InflateState::new_boxed(miniz_oxide::DataFormat::Raw);
+            for z in &compressed {
+                let r = inflate(&mut st, black_box(z), &mut out, miniz_oxide::MZFlush::Sync);
+                assert_eq!(r.bytes_written, LEN);
+            }
+        })
+    });
+    group.bench_function(BenchmarkId::new("decompress", "zlib-rs"), |b| {
+        b.iter(|| {
+            let mut st = zlib_rs::Inflate::new(false, 15);
+            for z in &compressed {
+                let before = st.total_out();
+                st.decompress(black_box(z), &mut out, zlib_rs::InflateFlush::SyncFlush)
+                    .unwrap();
+                assert_eq!((st.total_out() - before) as usize, LEN);
+            }
+        })
+    });
+    group.bench_function(BenchmarkId::new("decompress", "zlib"), |b| {
+        b.iter(|| {
+            let mut st = flate2::Decompress::new_with_window_bits(false, 15);
+            for z in &compressed {
+                let before = st.total_out();
+                st.decompress(black_box(z), &mut out, flate2::FlushDecompress::Sync)
+                    .unwrap();
+                assert_eq!((st.total_out() - before) as usize, LEN);
+            }
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench, bench_small, bench_engines);
 criterion_main!(benches);

@@ -2,13 +2,16 @@
 //! bounded streaming inflater.
 
 use alloc::boxed::Box;
+use alloc::vec;
 use alloc::vec::Vec;
 
 use miniz_oxide::deflate::core::{
     CompressorOxide, TDEFLFlush, TDEFLStatus, compress_to_output, create_comp_flags_from_zip_params,
 };
-use miniz_oxide::inflate::stream::{InflateState, inflate};
-use miniz_oxide::{DataFormat, MZError, MZFlush, MZStatus};
+use miniz_oxide::inflate::TINFLStatus;
+use miniz_oxide::inflate::core::{
+    DecompressorOxide, TINFL_LZ_DICT_SIZE, decompress_with_limit, inflate_flags,
+};
 
 use super::params::MAX_WINDOW_BITS;
 use crate::extension::ExtensionError;
@@ -27,28 +30,63 @@ pub(super) const SYNC_TRAILER: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 /// before it.
 pub(crate) struct Compressor {
     inner: Box<CompressorOxide>,
+    /// The level `inner` was set up with.
+    level: u8,
     /// `2^window_bits`, or `None` for the full 32 KiB window (nothing to enforce).
     window: Option<usize>,
     /// Input bytes fed since the dictionary was last emptied (only counted with `window`).
     since_reset: usize,
+    /// End each message with a full flush instead of a sync flush: no context takeover.
+    forget: bool,
 }
 
 impl Compressor {
     /// A compressor at `level` (0..=10, miniz_oxide's scale; 0 stores) with a window of
-    /// `window_bits` (8..=15).
+    /// `window_bits` (8..=15), keeping its context across messages.
     pub(crate) fn new(level: u8, window_bits: u8) -> Self {
         // Negative window bits: raw deflate, no zlib header. Strategy 0: default.
         let flags = create_comp_flags_from_zip_params(i32::from(level), -15, 0);
-        let window = (window_bits < MAX_WINDOW_BITS)
-            .then(|| 1usize << window_bits.clamp(8, MAX_WINDOW_BITS));
-        Compressor {
+        let mut compressor = Compressor {
             inner: Box::new(CompressorOxide::new(flags)),
-            window,
+            level,
+            window: None,
             since_reset: 0,
-        }
+            forget: false,
+        };
+        compressor.set_window(window_bits);
+        compressor
     }
 
-    /// Forget all context (used by the tests; the extension drops the compressor instead).
+    fn set_window(&mut self, window_bits: u8) {
+        self.window = (window_bits < MAX_WINDOW_BITS)
+            .then(|| 1usize << window_bits.clamp(8, MAX_WINDOW_BITS));
+    }
+
+    /// Without context takeover (`forget`), each message ends with a full flush: the same
+    /// bytes on the wire as a sync flush (`00 00 ff ff`), but the dictionary and hash chains
+    /// are emptied, so the next message refers to nothing before it. That is the whole of a
+    /// reset for a raw-deflate stream that is byte-aligned at that point, without the
+    /// reallocation (or the 300 KiB re-zeroing of `CompressorOxide::reset`).
+    pub(crate) fn set_forget(&mut self, forget: bool) {
+        self.forget = forget;
+    }
+
+    /// Make a compressor taken from the shared cache ready for a new owner: level and window
+    /// as asked, no context (a cached compressor always ended its last message with a full
+    /// flush, or is reset here).
+    pub(crate) fn reuse(&mut self, level: u8, window_bits: u8, forget: bool) {
+        if level != self.level {
+            self.inner.reset();
+            self.inner
+                .set_format_and_level(miniz_oxide::DataFormat::Raw, level);
+            self.level = level;
+        }
+        self.set_window(window_bits);
+        self.since_reset = 0;
+        self.forget = forget;
+    }
+
+    /// Forget all context (used by the tests; the extension ends messages with a full flush).
     #[cfg(test)]
     pub(crate) fn reset(&mut self) {
         self.inner.reset();
@@ -88,7 +126,16 @@ impl Compressor {
         } else {
             self.feed(input, TDEFLFlush::None, out)?;
         }
-        self.feed(&[], TDEFLFlush::Sync, out)?;
+        let forget = end_message && self.forget;
+        let flush = if forget {
+            TDEFLFlush::Full
+        } else {
+            TDEFLFlush::Sync
+        };
+        self.feed(&[], flush, out)?;
+        if forget {
+            self.since_reset = 0;
+        }
         if end_message {
             // Strip the empty stored block the sync flush ended with. Only bytes we appended
             // can be stripped.
@@ -138,70 +185,95 @@ pub(crate) enum Inflated {
     StreamEnd,
 }
 
-/// Output is produced in steps that start at this size and double while they fill up, so that
-/// small messages do not zero large buffers and large ones do not take many calls.
-const FIRST_STEP: usize = 4 * 1024;
-const MAX_STEP: usize = 256 * 1024;
+/// The inflater's history: 32 KiB, so any window 8..=15 the peer uses.
+const WINDOW: usize = TINFL_LZ_DICT_SIZE;
+
+/// Raw deflate, more input may follow, no checksum.
+const INFLATE_FLAGS: u32 =
+    inflate_flags::TINFL_FLAG_HAS_MORE_INPUT | inflate_flags::TINFL_FLAG_IGNORE_ADLER32;
 
 /// A raw-deflate decompressor (32 KiB window, so any window 8..=15 the peer uses).
+///
+/// It inflates into its own 32 KiB history ring (miniz_oxide's wrapping output mode) and
+/// appends from there to the caller's `Vec`, so the output is never zero-filled first: a `Vec`
+/// that keeps its capacity between messages takes the output without any allocation.
 pub(crate) struct Decompressor {
-    inner: Box<InflateState>,
+    state: Box<DecompressorOxide>,
+    /// The history ring, `WINDOW` bytes.
+    window: Box<[u8]>,
+    /// Where the next output byte goes in `window`.
+    pos: usize,
+    /// Bytes of `window` written since it was last zeroed (a prefix, at most `WINDOW`).
+    dirty: usize,
 }
 
 impl Decompressor {
     /// A fresh decompressor.
     pub(crate) fn new() -> Self {
         Decompressor {
-            inner: InflateState::new_boxed(DataFormat::Raw),
+            state: Box::default(),
+            window: vec![0u8; WINDOW].into_boxed_slice(),
+            pos: 0,
+            dirty: 0,
         }
+    }
+
+    /// Start a new stream: forget the context. Allocates nothing; zeroes only the part of the
+    /// history the last stream wrote (at most 32 KiB, less for small messages), so that a
+    /// corrupt back-reference before the start of the stream reads zeros, as from a fresh
+    /// decompressor, never an earlier message's bytes.
+    pub(crate) fn reset(&mut self) {
+        self.state.init();
+        if let Some(used) = self.window.get_mut(..self.dirty) {
+            used.fill(0);
+        }
+        self.pos = 0;
+        self.dirty = 0;
     }
 
     /// Inflate `input` onto `out`, never letting `out.len()` exceed `max_len`: as soon as more
     /// output would be needed, fail with [`ExtensionError::MessageTooLarge`]. Corrupt data is
-    /// [`ExtensionError::InvalidData`].
+    /// [`ExtensionError::InvalidData`]. On `MessageTooLarge`, `out` holds exactly `max_len`
+    /// bytes; one byte beyond the budget is inflated (into the history, not `out`) to tell.
     pub(crate) fn inflate(
         &mut self,
         mut input: &[u8],
         out: &mut Vec<u8>,
         max_len: usize,
     ) -> Result<Inflated, ExtensionError> {
-        let mut step = FIRST_STEP.min(input.len().saturating_mul(4).max(256));
         loop {
             let budget = max_len.saturating_sub(out.len());
-            let (consumed, written, full, status) = if budget == 0 {
-                // Any further output is one byte too many: probe for it.
-                let mut probe = [0u8; 1];
-                let res = inflate(&mut self.inner, input, &mut probe, MZFlush::None);
-                if res.bytes_written > 0 {
-                    return Err(ExtensionError::MessageTooLarge);
-                }
-                (res.bytes_consumed, 0, false, res.status)
-            } else {
-                let n = step.min(budget);
-                let start = out.len();
-                out.resize(start + n, 0);
-                let res = match out.get_mut(start..) {
-                    Some(space) => inflate(&mut self.inner, input, space, MZFlush::None),
-                    None => return Err(ExtensionError::Internal("inflate buffer")),
-                };
-                let written = res.bytes_written.min(n);
-                out.truncate(start + written);
-                if written == n {
-                    step = step.saturating_mul(2).min(MAX_STEP);
-                }
-                (res.bytes_consumed, written, written == n, res.status)
-            };
+            let pos = self.pos;
+            let (status, consumed, written) = decompress_with_limit(
+                &mut self.state,
+                input,
+                &mut self.window,
+                pos,
+                budget.saturating_add(1),
+                INFLATE_FLAGS,
+            );
+            let end = pos.saturating_add(written);
+            let keep = pos.saturating_add(written.min(budget));
+            match self.window.get(pos..keep) {
+                Some(produced) => out.extend_from_slice(produced),
+                None => return Err(ExtensionError::Internal("inflate window")),
+            }
+            if written > budget {
+                // The output fills the budget exactly, and more was coming.
+                return Err(ExtensionError::MessageTooLarge);
+            }
+            self.dirty = self.dirty.max(end);
+            self.pos = end & (WINDOW - 1);
             input = input.get(consumed..).unwrap_or_default();
             match status {
-                Ok(MZStatus::StreamEnd) => return Ok(Inflated::StreamEnd),
-                // Out of input with room to spare: everything it yields has been produced.
-                Err(MZError::Buf) if !full => return Ok(Inflated::NeedsInput),
-                Ok(_) | Err(MZError::Buf) => {
+                TINFLStatus::Done => return Ok(Inflated::StreamEnd),
+                TINFLStatus::NeedsMoreInput if input.is_empty() => return Ok(Inflated::NeedsInput),
+                TINFLStatus::NeedsMoreInput | TINFLStatus::HasMoreOutput => {
                     if consumed == 0 && written == 0 {
                         return Err(ExtensionError::Internal("inflate made no progress"));
                     }
                 }
-                Err(_) => return Err(ExtensionError::InvalidData("corrupt deflate data")),
+                _ => return Err(ExtensionError::InvalidData("corrupt deflate data")),
             }
         }
     }

@@ -32,14 +32,21 @@
 //!   the LZ77 context kept across messages unless no context takeover was agreed for that
 //!   direction. Messages under [`DeflateConfig::threshold`] bytes, and those sent with
 //!   [`SendOptions::compress(false)`](crate::SendOptions::compress), go out uncompressed.
-//! * **Bounded inflate**: output grows in steps and never past the message limit the
-//!   connection passes in; a deflate bomb fails with 1009 after at most that many bytes.
-//!   Corrupt data fails with 1007.
-//! * **Memory**: the compressor (~300 KiB) and decompressor (~45 KiB) are allocated on first
-//!   use, and dropped after each message in a direction without context takeover.
+//! * **Bounded inflate**: output never grows past the message limit the connection passes in,
+//!   and is appended without being zero-filled first; a deflate bomb fails with 1009 after at
+//!   most that many bytes. Corrupt data fails with 1007.
+//! * **Memory**: the compressor (~319 KiB) and decompressor (~43 KiB) are allocated on first
+//!   use. In a direction without context takeover they are reset, not reallocated, after each
+//!   message, and (with `std`) go back to a small per-thread cache that the next message of
+//!   any connection on the thread takes them from: steady traffic allocates nothing, and an
+//!   idle connection holds no state in such a direction ([`release_thread_cache`] frees the
+//!   cache; docs/deflate.md has the trade-off).
 
+mod cache;
 pub(crate) mod codec;
 mod params;
+
+pub use cache::release_thread_cache;
 
 use alloc::boxed::Box;
 use alloc::string::String;
@@ -97,14 +104,16 @@ impl DeflateConfig {
     }
 
     /// `server_no_context_takeover`: the server compresses each message on its own. Client:
-    /// request it. Server: always grant it (and drop the compressor between messages).
+    /// request it. Server: always grant it (and reset the compressor between messages, handing
+    /// it to the thread's cache).
     pub const fn server_no_context_takeover(mut self, on: bool) -> Self {
         self.server_no_context_takeover = on;
         self
     }
 
     /// `client_no_context_takeover`: the client compresses each message on its own. Client:
-    /// offer it, and do it. Server: require it (and drop the decompressor between messages).
+    /// offer it, and do it. Server: require it (and reset the decompressor between messages,
+    /// handing it to the thread's cache).
     /// A server also grants it whenever the client offers it.
     pub const fn client_no_context_takeover(mut self, on: bool) -> Self {
         self.client_no_context_takeover = on;
@@ -198,9 +207,9 @@ pub struct PerMessageDeflate {
     agreed: Agreed,
     /// Window of our compressor (8..=15).
     compress_bits: u8,
-    /// Reset (drop) our compressor after each message.
+    /// No context takeover for our compressor: full flush at the end of each message.
     compress_reset: bool,
-    /// Reset (drop) our decompressor after each message.
+    /// No context takeover for our decompressor: reset it after each message.
     decompress_reset: bool,
     compressor: Option<Compressor>,
     decompressor: Option<Decompressor>,
@@ -284,14 +293,15 @@ impl PerMessageDeflate {
         self.compress_bits
     }
 
-    /// Whether a compressor is allocated now (it is dropped between messages when no
-    /// context takeover applies to our direction).
+    /// Whether this instance holds a compressor now (between messages, with `std`, it does
+    /// not when no context takeover applies to our direction: the thread's cache has it).
     pub fn has_compressor(&self) -> bool {
         self.compressor.is_some()
     }
 
-    /// Whether a decompressor is allocated now (it is dropped between messages when no
-    /// context takeover applies to the peer's direction).
+    /// Whether this instance holds a decompressor now (between messages, with `std`, it does
+    /// not when no context takeover applies to the peer's direction: the thread's cache has
+    /// it).
     pub fn has_decompressor(&self) -> bool {
         self.decompressor.is_some()
     }
@@ -331,10 +341,37 @@ impl PerMessageDeflate {
     /// deflate stream ended (a new one starts with the next message).
     fn end_inbound(&mut self) {
         if self.decompress_reset || self.in_ended {
-            self.decompressor = None;
+            if let Some(mut decompressor) = self.decompressor.take() {
+                decompressor.reset();
+                self.decompressor = if self.decompress_reset {
+                    // No context to keep: the thread's cache takes it (std).
+                    cache::give_decompressor(decompressor)
+                } else {
+                    Some(decompressor)
+                };
+            }
         }
         self.in_len = 0;
         self.in_ended = false;
+    }
+
+    /// The compressor for the next piece: ours, or one from the thread's cache, or a new one.
+    fn take_compressor(&mut self) -> Compressor {
+        if let Some(compressor) = self.compressor.take() {
+            return compressor;
+        }
+        let level = self.config().level;
+        let bits = self.compress_bits;
+        let forget = self.compress_reset;
+        if forget {
+            if let Some(mut compressor) = cache::take_compressor() {
+                compressor.reuse(level, bits, forget);
+                return compressor;
+            }
+        }
+        let mut compressor = Compressor::new(level, bits);
+        compressor.set_forget(forget);
+        compressor
     }
 }
 
@@ -431,15 +468,15 @@ impl Extension for PerMessageDeflate {
     }
 
     fn encode(&mut self, input: &[u8], fin: bool, out: &mut Vec<u8>) -> Result<(), ExtensionError> {
-        let level = self.config().level;
-        let bits = self.compress_bits;
-        let compressor = self
-            .compressor
-            .get_or_insert_with(|| Compressor::new(level, bits));
+        let mut compressor = self.take_compressor();
         let result = compressor.compress(input, fin, out);
-        if result.is_err() || (fin && self.compress_reset) {
-            self.compressor = None;
-        }
+        self.compressor = match result {
+            // Our failure: start afresh next time.
+            Err(_) => None,
+            // It ended the message with a full flush and holds no context.
+            Ok(()) if fin && self.compress_reset => cache::give_compressor(compressor),
+            Ok(()) => Some(compressor),
+        };
         result
     }
 }
@@ -464,7 +501,12 @@ impl PerMessageDeflate {
         if input.is_empty() && !trailer {
             return Ok(());
         }
-        let decompressor = self.decompressor.get_or_insert_with(Decompressor::new);
+        let decompressor = match &mut self.decompressor {
+            Some(decompressor) => decompressor,
+            None => self
+                .decompressor
+                .insert(cache::take_decompressor().unwrap_or_else(Decompressor::new)),
+        };
         if !input.is_empty() && decompressor.inflate(input, out, max_len)? == Inflated::StreamEnd {
             self.in_ended = true;
             return Ok(());

@@ -159,14 +159,20 @@ impl<U: Send + Sync + 'static> std::fmt::Debug for ServerBuilder<U> {
 }
 
 impl<U: Default + Send + Sync + 'static> ServerBuilder<U> {
-    /// Defaults: the connection [`Config`] defaults, permessage-deflate offered to clients
-    /// that ask (with `server_no_context_takeover`, so broadcasts compress once), a 10 s
+    /// Defaults: the connection [`Config`] defaults, permessage-deflate granted to clients
+    /// that ask, without context takeover either way (`server_no_context_takeover`, so
+    /// broadcasts compress once; `client_no_context_takeover`, so an idle connection holds no
+    /// deflate state: see docs/deflate.md), a 10 s
     /// handshake timeout, at most 100 000 connections and 1 000 per address, 4 MiB queued per
     /// client then [`Overflow::Close`] with 1013, no proxy trusted, no routes.
     pub fn new() -> Self {
         ServerBuilder {
             config: Config::new(),
-            deflate: Some(DeflateConfig::new().server_no_context_takeover(true)),
+            deflate: Some(
+                DeflateConfig::new()
+                    .server_no_context_takeover(true)
+                    .client_no_context_takeover(true),
+            ),
             handshake_timeout: Duration::from_secs(10),
             max_connections: 100_000,
             max_per_ip: 1_000,
@@ -961,4 +967,28 @@ async fn connection<U: Send + Sync + 'static>(
     let _ = writer.await;
     entry.open.store(false, Ordering::Release);
     drop(slot);
+}
+
+#[cfg(test)]
+mod default_tests {
+    use super::*;
+    use crate::Extension;
+
+    /// The default grants no context takeover either way, also to a browser that only offers
+    /// `client_max_window_bits`: an idle connection then holds no deflate state
+    /// (tests/deflate_memory.rs measures it).
+    #[test]
+    fn default_deflate_has_no_context_takeover_either_way() {
+        let builder = ServerBuilder::<()>::new();
+        let config = builder.deflate.expect("deflate on by default");
+        let mut ext = PerMessageDeflate::new(config);
+        let offer = [crate::extension::ExtensionParam {
+            name: "client_max_window_bits",
+            value: None,
+        }];
+        assert_eq!(
+            ext.accept_offer(&offer).as_deref(),
+            Some("permessage-deflate; server_no_context_takeover; client_no_context_takeover")
+        );
+    }
 }
