@@ -100,7 +100,10 @@ fn idle_connection_holds_little_memory() {
     assert_eq!(pair.server.poll_timeout(), Some(quiet));
     assert_eq!(pair.client.poll_timeout(), Some(quiet));
     pair.advance(Duration::from_millis(4999));
-    assert!(pair.server.buffer_capacity() > 1 << 20, "not before the deadline");
+    assert!(
+        pair.server.buffer_capacity() > 1 << 20,
+        "not before the deadline"
+    );
     pair.advance(Duration::from_millis(1));
     assert_eq!(pair.server.poll_timeout(), None, "nothing left to release");
     assert!(

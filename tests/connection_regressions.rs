@@ -220,7 +220,10 @@ fn deferred_checks_fail_fast_when_the_driver_would_wait() {
     s.set_deferred_checks(true);
     let first = cframe(false, 1, &[b'x', 0xE2, 0x82]);
     assert_eq!(feed(&mut s, &first), vec![]);
-    assert!(!s.check_deferred(), "a character cut short is not an error yet");
+    assert!(
+        !s.check_deferred(),
+        "a character cut short is not an error yet"
+    );
     assert_eq!(feed(&mut s, &cframe(false, 0, &[0x28])), vec![]);
     assert!(s.check_deferred());
     assert_eq!(events(&mut s), err);

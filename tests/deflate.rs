@@ -728,3 +728,34 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_shared_decompressor_never_shows_another_connections_bytes() {
+    // Without context takeover the decompressor goes back to the thread's cache after each
+    // message and the next connection on the thread takes it. A corrupt back-reference
+    // before the start of that connection's stream must read zeros, as from a fresh
+    // decompressor, never the previous connection's message.
+    let server = || PerMessageDeflate::new(DeflateConfig::new().client_no_context_takeover(true));
+    let mut client_a = PerMessageDeflate::default();
+    let mut server_a = server();
+    negotiate(&mut client_a, &mut server_a).unwrap().unwrap();
+    let secret = b"SECRET-SECRET-SECRET-SECRET".repeat(1600); // more than the 32 KiB window
+    let (rsv, payload) = send(&mut client_a, &secret, true);
+    assert_eq!(
+        recv(&mut server_a, rsv, &payload, 7, 1 << 20).unwrap(),
+        secret
+    );
+
+    let mut client_b = PerMessageDeflate::default();
+    let mut server_b = server();
+    negotiate(&mut client_b, &mut server_b).unwrap().unwrap();
+    // A literal "H", then a 4-byte match at distance 5: before the start of the stream.
+    let out = recv(
+        &mut server_b,
+        RSV1,
+        &[0xf2, 0x00, 0x11, 0x00, 0x00],
+        10,
+        1000,
+    );
+    assert_eq!(out, Ok(b"H\0\0\0\0".to_vec()));
+}

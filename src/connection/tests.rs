@@ -1,7 +1,7 @@
 //! Unit tests that need crate-private access (configs without entropy, `queue_raw`).
 
-use alloc::vec::Vec;
 use alloc::vec;
+use alloc::vec::Vec;
 
 use super::*;
 

@@ -117,13 +117,11 @@ fn close_none_sends_no_status() {
 #[test]
 fn received_payloads_reuse_the_readers_buffer() {
     let mut r = MessageReader::new();
-    let binary = |r: &mut MessageReader, data: &[u8]| match r.convert(Event::Binary {
-        data,
-        fin: true,
-    }) {
-        Message::Binary(b) => b,
-        other => panic!("{other:?}"),
-    };
+    let binary =
+        |r: &mut MessageReader, data: &[u8]| match r.convert(Event::Binary { data, fin: true }) {
+            Message::Binary(b) => b,
+            other => panic!("{other:?}"),
+        };
     let first = binary(&mut r, &[1; 1000]);
     let at = first.as_ptr();
     drop(first);
@@ -139,7 +137,11 @@ fn received_payloads_reuse_the_readers_buffer() {
     let next = binary(&mut r, &[4; 20]);
     assert_eq!(next.as_ptr(), kept.as_ptr().wrapping_add(500));
     let big = binary(&mut r, &[5; 1000]);
-    assert_eq!(r.buffer_capacity(), 0, "a new buffer, all of it for this message");
+    assert_eq!(
+        r.buffer_capacity(),
+        0,
+        "a new buffer, all of it for this message"
+    );
     assert_eq!(&kept[..], &[3; 500][..]);
     assert_eq!(&next[..], &[4; 20][..]);
     assert_eq!(&big[..], &[5; 1000][..]);
