@@ -623,7 +623,27 @@ impl Connection {
     /// Before any time was passed in, a connection with keepalive or an idle timeout returns
     /// [`Instant::ZERO`] (call `handle_timeout` at once, which starts the timers).
     #[must_use]
+    #[inline(always)]
     pub fn poll_timeout(&self) -> Option<Instant> {
+        // Drivers ask after every step: the common case (open, no timers configured, small
+        // buffers, no extension) is answered without a call.
+        let c = &self.core;
+        if c.state == State::Open
+            && c.config.keepalive_interval.is_none()
+            && c.config.idle_timeout.is_none()
+            && c.extensions.is_empty()
+            && self.buf.largest() <= buffer::SHRINK_ABOVE
+            && c.tx.out.capacity() <= buffer::SHRINK_ABOVE
+            && c.enc_buf.capacity() <= buffer::SHRINK_ABOVE
+        {
+            return None;
+        }
+        self.next_deadline()
+    }
+
+    /// [`poll_timeout`](Self::poll_timeout) in full.
+    #[inline(never)]
+    fn next_deadline(&self) -> Option<Instant> {
         let timers = self.core.poll_timeout();
         if !self.holds_large_memory() {
             return timers;

@@ -203,7 +203,7 @@ impl Core {
             Err(e) => {
                 self.check_pending_text(buf)?;
                 self.rx_desync = true;
-                return Err(e.into());
+                return Err(e);
             }
         };
         match parsed {

@@ -57,6 +57,7 @@ impl Core {
     }
 
     /// The earliest armed deadline.
+    #[inline]
     pub(super) fn poll_timeout(&self) -> Option<Instant> {
         let mut next: Option<Instant> = None;
         let mut arm = |t: Instant| next = Some(next.map_or(t, |n| n.min(t)));
