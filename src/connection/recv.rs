@@ -152,32 +152,33 @@ impl Core {
                 (None, None) => self.next_header(buf),
                 (None, Some(frame)) => self.process(frame, buf),
             };
-            let flow = match flow {
-                // The end of the stream comes after the text that arrived before it.
-                Ok(Flow::NeedMore) if self.eof => {
-                    self.check_pending_text(buf).map(|()| Flow::NeedMore)
-                }
-                flow => flow,
-            };
-            match flow {
+            let e = match flow {
                 Ok(Flow::Ready(ready)) => return Ok(Some(ready)),
-                Ok(Flow::Continue) => {}
-                Ok(Flow::NeedMore) => return Ok(self.end_of_input(buf)),
-                Err(e) => {
-                    if let Some(f) = &mut self.frame {
-                        // Skip what is left of the offending frame.
-                        f.kind = FrameKind::Skip;
-                        f.unmasked = 0;
-                        f.checked = 0;
-                    }
-                    self.msg = None;
-                    buf.msg.clear();
-                    buf.msg_drain = 0;
-                    buf.carry.clear();
-                    if let Some(err) = self.fail(e) {
-                        return Err(err);
+                Ok(Flow::Continue) => continue,
+                Ok(Flow::NeedMore) => {
+                    // The end of the stream comes after the text that arrived before it.
+                    match self.eof {
+                        true => match self.check_pending_text(buf) {
+                            Err(e) => e,
+                            Ok(()) => return Ok(self.end_of_input(buf)),
+                        },
+                        false => return Ok(None),
                     }
                 }
+                Err(e) => e,
+            };
+            if let Some(f) = &mut self.frame {
+                // Skip what is left of the offending frame.
+                f.kind = FrameKind::Skip;
+                f.unmasked = 0;
+                f.checked = 0;
+            }
+            self.msg = None;
+            buf.msg.clear();
+            buf.msg_drain = 0;
+            buf.carry.clear();
+            if let Some(err) = self.fail(e) {
+                return Err(err);
             }
         }
     }
@@ -407,10 +408,17 @@ impl Core {
     /// checked before anything later in the stream is acted on (a control frame, another
     /// frame's error, the end of the stream), so the events are the same however the input
     /// was split and whenever `check_deferred` ran.
+    #[inline(always)]
     fn check_pending_text(&mut self, buf: &RecvBuf) -> Result<(), ProtocolError> {
         if !self.defer_checks {
             return Ok(());
         }
+        self.check_unchecked_text(buf)
+    }
+
+    /// [`check_pending_text`](Self::check_pending_text) with deferred checks on.
+    #[inline(never)]
+    fn check_unchecked_text(&mut self, buf: &RecvBuf) -> Result<(), ProtocolError> {
         if let Some(f) = &mut self.frame {
             if f.kind == FrameKind::Lend && f.opcode == OpCode::Text && f.unmasked > f.checked {
                 let new = buf.input().get(f.checked..f.unmasked).unwrap_or_default();

@@ -20,31 +20,35 @@
 /// ```
 #[inline]
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
-    // The key as seen from buf[0]: rotate it by `offset` bytes.
     let key = (u32::from_le_bytes(key).rotate_right(8 * (offset % 4) as u32)).to_le_bytes();
-    if buf.len() < 8 {
-        naive(buf, key);
-        return;
-    }
     let k = u64::from_ne_bytes([
         key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
     ]);
-    let mut chunks = buf.chunks_exact_mut(32);
-    for chunk in &mut chunks {
-        for word in chunk.chunks_exact_mut(8) {
-            if let Ok(word) = <&mut [u8; 8]>::try_from(word) {
-                *word = (u64::from_ne_bytes(*word) ^ k).to_ne_bytes();
+    let rest = if buf.len() >= 32 {
+        // Four words per step: the loop the compiler turns into vector instructions.
+        let mut blocks = buf.chunks_exact_mut(32);
+        for block in &mut blocks {
+            for word in block.chunks_exact_mut(8) {
+                xor_word(word, k);
             }
         }
-    }
-    let rest = chunks.into_remainder();
+        blocks.into_remainder()
+    } else {
+        buf
+    };
     let mut words = rest.chunks_exact_mut(8);
     for word in &mut words {
-        if let Ok(word) = <&mut [u8; 8]>::try_from(word) {
-            *word = (u64::from_ne_bytes(*word) ^ k).to_ne_bytes();
-        }
+        xor_word(word, k);
     }
     naive(words.into_remainder(), key);
+}
+
+/// XORs one 8-byte word with the repeated key.
+#[inline(always)]
+fn xor_word(word: &mut [u8], k: u64) {
+    if let Ok(word) = <&mut [u8; 8]>::try_from(word) {
+        *word = (u64::from_ne_bytes(*word) ^ k).to_ne_bytes();
+    }
 }
 
 /// The byte loop (tails and tiny buffers), also the oracle in tests and fuzzing.
