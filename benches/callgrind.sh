@@ -16,6 +16,11 @@ SIZES=${SIZES:-"16 125 1024"}
 CASES=${CASES:-"receive-binary receive-text-ascii receive-text-utf8 send-binary"}
 LIBS=${LIBS:-"wsproto tungstenite fastwebsockets limit memcpy"}
 
+# glibc's memcpy/memset use `rep movsb`/`rep stosb` for larger sizes (ERMS), which callgrind
+# counts as one instruction per byte: a 64 KiB socket-read copy would weigh 65,536. Without
+# ERMS they run glibc's vector loops, counted as what they execute.
+export GLIBC_TUNABLES=${GLIBC_TUNABLES:-glibc.cpu.hwcaps=-ERMS}
+
 command -v valgrind >/dev/null || { echo "valgrind not found" >&2; exit 1; }
 
 bin=$(cargo bench --bench instructions --no-run --message-format=json 2>/dev/null |
@@ -37,7 +42,7 @@ ir() {
 }
 
 echo "instructions per message (callgrind, (Ir(N) - Ir(0)) / N, N = $N rounded up to whole batches)"
-echo "valgrind: $(valgrind --version); rustc: $(rustc --version)"
+echo "valgrind: $(valgrind --version); rustc: $(rustc --version); GLIBC_TUNABLES=$GLIBC_TUNABLES"
 for case in $CASES; do
     echo
     echo "### $case"
