@@ -11,7 +11,8 @@
 //! How each library is used (its fastest documented use that still hands whole messages to
 //! the application):
 //! * wsproto: `Connection` (server role) `receive` + `poll_event`, messages assembled
-//!   (the default), lent as `&[u8]`/`&str`.
+//!   (the default), lent as `&[u8]`/`&str`; with deferred UTF-8 checks and `check_deferred`
+//!   after each read's events, as the crate's non-blocking adapters drive it.
 //! * tungstenite: `WebSocket::from_raw_socket` over a blocking `Read + Write`, `read()` per
 //!   message (owned `Bytes`/`Utf8Bytes`), no message or frame size limit.
 //! * fastwebsockets: `WebSocket::after_handshake` wrapped in a `FragmentCollector` (the
@@ -464,8 +465,10 @@ impl WsprotoRecv {
         let config = Config::new()
             .max_message_size(usize::MAX / 2)
             .max_frame_size(usize::MAX / 2);
+        let mut conn = Connection::with_extensions(Role::Server, config, extensions);
+        conn.set_deferred_checks(true);
         WsprotoRecv {
-            conn: Connection::with_extensions(Role::Server, config, extensions),
+            conn,
             input,
             pos: 0,
             ahead: 0,
@@ -497,6 +500,8 @@ impl Receiver for WsprotoRecv {
                     _ => {}
                 }
             }
+            // Where a socket loop would wait for more input.
+            assert!(!self.conn.check_deferred(), "valid input");
         }
         // Attribute the surplus to the next call (only happens when n is not a whole input).
         self.ahead = msgs - n;
