@@ -12,11 +12,13 @@
 //!
 //! Subcommands: `echo`, `idle`, `instructions`, `all` (the three), none (`echo` and `idle`).
 //! Options (comma-separated lists): `--libs` (default `wsproto,fastwebsockets,tungstenite`),
-//! `--sizes` (16,1024,65536), `--conns` (100,1000), `--echoes E` (echoes per cell, 50 000;
+//! `--sizes` (16,1024,65536), `--conns` (100,1000), `--echoes E` (echoes per cell, 200 000;
 //! a tenth of that from 64 KiB up), `--msgs M` (messages per connection, instead of
-//! `--echoes`), `--client-threads T` (2), `--idle` (1000), `--cg-sizes` (16,1024), `--cg-conns`
-//! (100), `--cg-msgs` (100), `--cg-check` (a third callgrind run at M/3: the slope check),
-//! `--out DIR` (callgrind files; default `$TMPDIR/wsproto-loopback`).
+//! `--echoes`), `--client-threads T` (2), `--reps R` (3: each echo cell R times, interleaved
+//! across the libraries, each library's median-msgs/s run reported), `--idle` (1000),
+//! `--cg-sizes` (16,1024), `--cg-conns` (100), `--cg-msgs` (100), `--cg-check` (a third
+//! callgrind run at M/3: the slope check), `--out DIR` (callgrind files; default
+//! `$TMPDIR/wsproto-loopback`).
 //!
 //! Method.
 //! * **Servers.** `serve LIB` (this binary run again) binds 127.0.0.1:0, prints
@@ -880,6 +882,7 @@ struct Options {
     echoes: usize,
     msgs: Option<usize>,
     threads: usize,
+    reps: usize,
     idle: Vec<usize>,
     cg_sizes: Vec<usize>,
     cg_conns: usize,
@@ -891,7 +894,7 @@ struct Options {
 fn usage(why: &str) -> ! {
     eprintln!(
         "{why}\nusage: loopback [echo|idle|instructions|all] [--libs L,..] [--sizes S,..] \
-         [--conns N,..] [--echoes E | --msgs M] [--client-threads T] [--idle N,..] \
+         [--conns N,..] [--echoes E | --msgs M] [--client-threads T] [--reps R] [--idle N,..] \
          [--cg-sizes S,..] [--cg-conns N] [--cg-msgs M] [--cg-check] [--out DIR]\n\
          (see the comment at the top of benches/loopback.rs)"
     );
@@ -1023,13 +1026,30 @@ fn run_echo(o: &Options) {
                 o.echoes
             };
             let msgs = o.msgs.unwrap_or((echoes / conns).max(1));
-            let row: Vec<Echo> = o
+            // Repetitions interleaved (lib A, B, C, A, B, C, ...) so that a noisy spell on
+            // the machine falls on every library alike; each library's median run is kept.
+            let libs: Vec<Lib> = o
                 .libs
                 .iter()
-                .filter(|&&l| l != Lib::Plain)
-                .map(|&lib| {
-                    eprintln!("echo {} {size} B x {conns} conns x {msgs} msgs", lib.name());
-                    echo_cell(lib, size, conns, msgs, o.threads)
+                .copied()
+                .filter(|&l| l != Lib::Plain)
+                .collect();
+            let mut runs: Vec<Vec<Echo>> = libs.iter().map(|_| Vec::new()).collect();
+            for rep in 1..=o.reps {
+                for (i, &lib) in libs.iter().enumerate() {
+                    eprintln!(
+                        "echo {} {size} B x {conns} conns x {msgs} msgs, run {rep}/{}",
+                        lib.name(),
+                        o.reps
+                    );
+                    runs[i].push(echo_cell(lib, size, conns, msgs, o.threads));
+                }
+            }
+            let row: Vec<Echo> = runs
+                .into_iter()
+                .map(|mut r| {
+                    r.sort_by(|a, b| a.msgs_per_s.total_cmp(&b.msgs_per_s));
+                    r.swap_remove(r.len() / 2)
                 })
                 .collect();
             cells.push((size, conns, msgs, row));
@@ -1049,8 +1069,8 @@ fn run_echo(o: &Options) {
 
     println!(
         "### Echo throughput (msgs/s, closed loop; server on one current_thread runtime, \
-         client {} threads)\n",
-        o.threads
+         client {} threads; median of {} interleaved runs)\n",
+        o.threads, o.reps
     );
     let head: Vec<String> = base
         .iter()
@@ -1269,9 +1289,10 @@ fn main() {
         libs: vec![Lib::Wsproto, Lib::Fastwebsockets, Lib::Tungstenite],
         sizes: vec![16, 1024, 65536],
         conns: vec![100, 1000],
-        echoes: 50_000,
+        echoes: 200_000,
         msgs: None,
         threads: 2,
+        reps: 3,
         idle: vec![1000],
         cg_sizes: vec![16, 1024],
         cg_conns: 100,
@@ -1291,6 +1312,7 @@ fn main() {
             "--echoes" => o.echoes = num(args.next()),
             "--msgs" => o.msgs = Some(num(args.next())),
             "--client-threads" => o.threads = num(args.next()),
+            "--reps" => o.reps = num(args.next()).max(1),
             "--idle" => o.idle = list(args.next()),
             "--cg-sizes" => o.cg_sizes = list(args.next()),
             "--cg-conns" => o.cg_conns = num(args.next()),
