@@ -13,6 +13,10 @@ use crate::utf8::Utf8Carry;
 /// how much unprocessed input is read ahead.
 pub(crate) const SHRINK_ABOVE: usize = 64 * 1024;
 
+/// An input buffer this large is compacted whenever it runs out of room, rather than grown
+/// (see [`RecvBuf::make_room`]).
+const COMPACT_ABOVE: usize = 2 << 20;
+
 /// Smallest growth step of the input buffer for [`RecvBuf::spare`].
 const MIN_GROW: usize = 1024;
 
@@ -107,6 +111,21 @@ impl RecvBuf {
         self.discard = 0;
     }
 
+    /// Before `n` more bytes are appended: moves the unprocessed input to the front if the
+    /// space after it is short and moving is cheap (it fills at most a quarter of the
+    /// buffer), or the buffer is already large. Otherwise the caller grows the buffer instead:
+    /// a frame that straddles reads is then not copied again at every read, and the next
+    /// compaction, frames later, moves at most a quarter of the buffer.
+    #[inline]
+    fn make_room(&mut self, n: usize) {
+        if self.data.len() - self.end < n
+            && (self.available().saturating_mul(4) <= self.data.len()
+                || self.data.len() >= COMPACT_ABOVE)
+        {
+            self.compact();
+        }
+    }
+
     /// Moves unprocessed input to the front of the buffer.
     fn compact(&mut self) {
         if self.start != 0 {
@@ -119,9 +138,7 @@ impl RecvBuf {
     /// Appends bytes from the peer. Memory already initialised is reused; new memory is written
     /// once by the copy, never zero-filled.
     pub(crate) fn push(&mut self, bytes: &[u8]) {
-        if self.data.len() - self.end < bytes.len() {
-            self.compact();
-        }
+        self.make_room(bytes.len());
         let spare = self.data.len() - self.end;
         let (now, later) = bytes.split_at(spare.min(bytes.len()));
         if let Some(dst) = self.data.get_mut(self.end..self.end + now.len()) {
@@ -134,9 +151,7 @@ impl RecvBuf {
     /// At least `min` bytes of spare, initialised capacity after the unprocessed input. Only
     /// memory the buffer never had is zero-filled (once).
     pub(crate) fn spare(&mut self, min: usize) -> &mut [u8] {
-        if self.data.len() - self.end < min {
-            self.compact();
-        }
+        self.make_room(min);
         if self.data.len() - self.end < min {
             let want = self.end.saturating_add(min.max(MIN_GROW));
             // Grow geometrically so that repeated small requests do not reallocate each time.
@@ -170,24 +185,42 @@ impl RecvBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::vec;
 
     #[test]
     fn push_and_spare_reuse_memory() {
         let mut b = RecvBuf::default();
-        b.push(b"hello");
-        assert_eq!(b.input(), b"hello");
-        b.consume(3);
-        let spare = b.spare(10);
-        assert!(spare.len() >= 10);
+        b.push(&[7; 100]);
+        b.consume(90);
+        // Little left: moved to the front rather than grown.
+        let spare = b.spare(200);
+        assert!(spare.len() >= 200);
         spare[..3].copy_from_slice(b"abc");
         b.commit(3);
-        assert_eq!(b.input(), b"loabc");
         assert_eq!(b.start, 0, "compacted before growing");
+        assert_eq!(b.input().len(), 13);
+        assert_eq!(&b.input()[10..], b"abc");
         let len = b.data.len();
-        b.consume(5);
+        b.consume(13);
         b.settle();
         assert_eq!((b.start, b.end), (0, 0));
         b.push(b"xyz");
         assert_eq!(b.data.len(), len, "initialised memory reused, not regrown");
+    }
+
+    #[test]
+    fn a_large_remainder_is_not_moved_at_every_read() {
+        // A frame straddling reads fills most of the buffer: it grows instead of moving it,
+        // and the next compaction moves at most a quarter of the buffer.
+        let mut b = RecvBuf::default();
+        b.push(&[1; 1000]);
+        b.consume(100);
+        b.push(&[2; 1000]);
+        assert_eq!(b.start, 100, "not moved: 900 of 1000 bytes were left");
+        assert_eq!(b.input().len(), 1900);
+        b.consume(1850);
+        b.push(&vec![3; b.data.len()]);
+        assert_eq!(b.start, 0, "moved: 50 bytes");
+        assert_eq!(&b.input()[..50], &[2; 50][..]);
     }
 }

@@ -5,6 +5,12 @@
 #[path = "../../fuzz/src/inflate_ref.rs"]
 pub mod inflate_ref;
 
+/// The benches' JSON-like message generator: one copy for benches and tests.
+#[path = "../../benches/common/json.rs"]
+mod json;
+#[allow(unused_imports)] // not every test that includes these helpers uses it
+pub use json::json_like;
+
 use wsproto::Extension;
 use wsproto::extension::{ExtensionError, ExtensionParam};
 
@@ -112,34 +118,6 @@ pub fn recv(
     ext.decode(&[], true, &mut out, max_len)?;
     assert!(out.len() <= max_len);
     Ok(out)
-}
-
-/// A JSON-like message of about `len` bytes (deterministic).
-pub fn json_like(len: usize, seed: u32) -> Vec<u8> {
-    let mut out = Vec::with_capacity(len + 128);
-    let mut x = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
-    out.push(b'[');
-    let mut i = 0u32;
-    while out.len() < len {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        let item = format!(
-            "{{\"id\":{},\"name\":\"user{}\",\"active\":{},\"score\":{}.{},\"tags\":[\"t{}\",\"t{}\"]}},",
-            i,
-            x % 1000,
-            x % 2 == 0,
-            x % 97,
-            x % 10,
-            x % 13,
-            (x >> 8) % 17
-        );
-        out.extend_from_slice(item.as_bytes());
-        i += 1;
-    }
-    out.truncate(len.saturating_sub(1));
-    out.push(b']');
-    out
 }
 
 /// Pseudo-random bytes (deterministic): compresses badly.
