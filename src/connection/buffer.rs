@@ -18,7 +18,7 @@ pub(crate) const SHRINK_ABOVE: usize = 64 * 1024;
 const COMPACT_ABOVE: usize = 2 << 20;
 
 /// Smallest growth step of the input buffer for [`RecvBuf::spare`].
-const MIN_GROW: usize = 1024;
+const MIN_GROW: usize = 256;
 
 #[derive(Debug, Default)]
 pub(crate) struct RecvBuf {

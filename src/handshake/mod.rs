@@ -456,10 +456,23 @@ pub(crate) fn values<'a, 'h>(
     headers: &'a [(String, Vec<u8>)],
     name: &'h str,
 ) -> impl Iterator<Item = &'a [u8]> + use<'a, 'h> {
-    headers
-        .iter()
+    matching(
+        headers.iter().map(|(n, v)| (n.as_str(), v.as_slice())),
+        name,
+    )
+}
+
+/// The values of the fields named `name` (case-insensitive), in order.
+pub(crate) fn matching<'a, 'h, I>(
+    fields: I,
+    name: &'h str,
+) -> impl Iterator<Item = &'a [u8]> + use<'a, 'h, I>
+where
+    I: Iterator<Item = (&'a str, &'a [u8])>,
+{
+    fields
         .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_slice())
+        .map(|(_, v)| v)
 }
 
 /// Copies httparse's headers into owned pairs.

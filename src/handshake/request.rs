@@ -7,16 +7,14 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
 use super::headers::{cookie_pairs, list_contains, parse_extensions, parse_token_list};
-use super::{ExtensionOffer, HandshakeError, Version, values};
+use super::{ExtensionOffer, HandshakeError, Version, matching};
 
 /// A validated WebSocket upgrade request, for the application to inspect before deciding.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Request {
-    method: String,
     target: String,
-    headers: Vec<(String, Vec<u8>)>,
+    headers: HeaderList,
     version: Version,
-    key: String,
     protocols: Vec<String>,
     extensions: Vec<ExtensionOffer>,
     peer_addr: Option<core::net::SocketAddr>,
@@ -34,17 +32,14 @@ impl Request {
         target: &str,
         headers: &[(&str, &[u8])],
     ) -> Result<Request, HandshakeError> {
-        let headers = headers
-            .iter()
-            .map(|(n, v)| (String::from(*n), Vec::from(*v)))
-            .collect();
-        Self::validate(String::from(method), String::from(target), headers)
+        let headers = HeaderList::from_pairs(headers.iter().copied());
+        Self::validate(method, String::from(target), headers)
     }
 
     pub(super) fn validate(
-        method: String,
+        method: &str,
         target: String,
-        headers: Vec<(String, Vec<u8>)>,
+        headers: HeaderList,
     ) -> Result<Request, HandshakeError> {
         if method != "GET" {
             return Err(HandshakeError::MethodNotAllowed);
@@ -53,27 +48,33 @@ impl Request {
             return Err(HandshakeError::Malformed("request target"));
         }
         {
-            let mut hosts = values(&headers, "Host");
+            let mut hosts = headers.values("Host");
             if hosts.next().is_none() || hosts.next().is_some() {
                 return Err(HandshakeError::MissingHost);
             }
         }
-        if !values(&headers, "Upgrade").any(|v| list_contains(v, "websocket")) {
+        if !headers
+            .values("Upgrade")
+            .any(|v| list_contains(v, "websocket"))
+        {
             return Err(HandshakeError::MissingUpgrade);
         }
-        if !values(&headers, "Connection").any(|v| list_contains(v, "upgrade")) {
+        if !headers
+            .values("Connection")
+            .any(|v| list_contains(v, "upgrade"))
+        {
             return Err(HandshakeError::MissingConnectionUpgrade);
         }
         let version = {
-            let mut it = values(&headers, "Sec-WebSocket-Version");
+            let mut it = headers.values("Sec-WebSocket-Version");
             match (it.next().map(trim), it.next()) {
                 (Some(b"13"), None) => Version::V13,
                 (Some(b"8"), None) => Version::V8,
                 _ => return Err(HandshakeError::UnsupportedVersion),
             }
         };
-        let key = {
-            let mut it = values(&headers, "Sec-WebSocket-Key");
+        {
+            let mut it = headers.values("Sec-WebSocket-Key");
             let (Some(k), None) = (it.next().map(trim), it.next()) else {
                 return Err(HandshakeError::InvalidKey);
             };
@@ -82,22 +83,23 @@ impl Request {
                 Ok(16) if k.len() == 24 => {}
                 _ => return Err(HandshakeError::InvalidKey),
             }
-            String::from(core::str::from_utf8(k).map_err(|_| HandshakeError::InvalidKey)?)
+            // Kept where it is, in the header list (`key()` finds it again): base64 is ASCII.
+            if core::str::from_utf8(k).is_err() {
+                return Err(HandshakeError::InvalidKey);
+            }
         };
         let mut protocols = Vec::new();
-        for v in values(&headers, "Sec-WebSocket-Protocol") {
+        for v in headers.values("Sec-WebSocket-Protocol") {
             parse_token_list(v, &mut protocols).ok_or(HandshakeError::InvalidProtocolHeader)?;
         }
         let mut extensions = Vec::new();
-        for v in values(&headers, "Sec-WebSocket-Extensions") {
+        for v in headers.values("Sec-WebSocket-Extensions") {
             parse_extensions(v, &mut extensions).ok_or(HandshakeError::InvalidExtensionHeader)?;
         }
         Ok(Request {
-            method,
             target,
             headers,
             version,
-            key,
             protocols,
             extensions,
             peer_addr: None,
@@ -107,7 +109,7 @@ impl Request {
 
     /// The method (always `GET` once validated).
     pub fn method(&self) -> &str {
-        &self.method
+        "GET"
     }
     /// The request target as received (path and query, or an absolute URI).
     pub fn target(&self) -> &str {
@@ -165,23 +167,29 @@ impl Request {
     pub fn version(&self) -> Version {
         self.version
     }
-    /// `Sec-WebSocket-Key`.
+    /// `Sec-WebSocket-Key` (validated: exactly one, 16 bytes in base64).
     pub fn key(&self) -> &str {
-        &self.key
+        self.headers
+            .values("Sec-WebSocket-Key")
+            .next()
+            .and_then(|k| core::str::from_utf8(k.trim_ascii()).ok())
+            .unwrap_or_default()
     }
     /// All header fields in order, names as received.
     pub fn headers(&self) -> impl Iterator<Item = (&str, &[u8])> {
-        self.headers.iter().map(|(n, v)| (n.as_str(), v.as_slice()))
+        self.headers.iter()
     }
     /// The first header with this name (case-insensitive), if its value is UTF-8.
     pub fn header(&self, name: &str) -> Option<&str> {
-        values(&self.headers, name)
+        self.headers
+            .values(name)
             .next()
             .and_then(|v| core::str::from_utf8(v).ok())
     }
     /// The cookies of every `Cookie` header, as `(name, value)` split on `;` and the first `=`.
     pub fn cookies(&self) -> impl Iterator<Item = (&str, &str)> {
-        values(&self.headers, "Cookie")
+        self.headers
+            .values("Cookie")
             .filter_map(|v| core::str::from_utf8(v).ok())
             .flat_map(cookie_pairs)
     }
@@ -198,11 +206,11 @@ fn trim(v: &[u8]) -> &[u8] {
 pub struct PlainRequest {
     method: String,
     target: String,
-    headers: Vec<(String, Vec<u8>)>,
+    headers: HeaderList,
 }
 
 impl PlainRequest {
-    pub(crate) fn new(method: String, target: String, headers: Vec<(String, Vec<u8>)>) -> Self {
+    pub(crate) fn new(method: String, target: String, headers: HeaderList) -> Self {
         PlainRequest {
             method,
             target,
@@ -225,8 +233,61 @@ impl PlainRequest {
     }
     /// The first value of a header (case-insensitive name), if it is UTF-8.
     pub fn header(&self, name: &str) -> Option<&str> {
-        values(&self.headers, name)
+        self.headers
+            .values(name)
             .next()
             .and_then(|v| core::str::from_utf8(v).ok())
+    }
+}
+
+/// Header fields in three allocations whatever their number (names, values, bounds), rather
+/// than two per field: a request is kept for the life of its connection (`ws.request()`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct HeaderList {
+    names: String,
+    values: Vec<u8>,
+    /// Per field: where its name ends in `names`, where its value ends in `values`.
+    ends: Vec<(u32, u32)>,
+}
+
+impl HeaderList {
+    /// From `(name, value)` pairs. Heads are bounded far below 4 GiB (the head reader's limit).
+    pub(crate) fn from_pairs<'a>(fields: impl Iterator<Item = (&'a str, &'a [u8])>) -> Self {
+        let mut list = HeaderList::default();
+        for (name, value) in fields {
+            list.names.push_str(name);
+            list.values.extend_from_slice(value);
+            let ends = (
+                u32::try_from(list.names.len()).unwrap_or(u32::MAX),
+                u32::try_from(list.values.len()).unwrap_or(u32::MAX),
+            );
+            list.ends.push(ends);
+        }
+        list
+    }
+
+    /// httparse's fields, copied.
+    pub(crate) fn from_httparse(fields: &[httparse::Header<'_>]) -> Self {
+        Self::from_pairs(fields.iter().map(|h| (h.name, h.value)))
+    }
+
+    /// Every field in order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        let mut from = (0usize, 0usize);
+        self.ends.iter().map(move |&(n, v)| {
+            let (n, v) = (n as usize, v as usize);
+            let name = self.names.get(from.0..n).unwrap_or_default();
+            let value = self.values.get(from.1..v).unwrap_or_default();
+            from = (n, v);
+            (name, value)
+        })
+    }
+
+    /// Every value of the fields with this name (case-insensitive).
+    pub(crate) fn values<'a, 'h>(
+        &'a self,
+        name: &'h str,
+    ) -> impl Iterator<Item = &'a [u8]> + use<'a, 'h> {
+        matching(self.iter(), name)
     }
 }

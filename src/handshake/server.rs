@@ -5,6 +5,7 @@ use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use super::request::HeaderList;
 use super::{
     Accept, HandshakeError, HeadReader, Negotiated, PlainRequest, Reject, Request, map_httparse,
     negotiate,
@@ -267,7 +268,7 @@ fn parse_request(
         *plain = Some(PlainRequest::new(
             String::from(method),
             String::from(target),
-            super::own_headers(req.headers),
+            HeaderList::from_httparse(req.headers),
         ));
     }
     if method != "GET" {
@@ -277,8 +278,8 @@ fn parse_request(
         return Err(HandshakeError::UnsupportedHttpVersion);
     }
     Request::validate(
-        String::from(method),
+        method,
         String::from(target),
-        super::own_headers(req.headers),
+        HeaderList::from_httparse(req.headers),
     )
 }
