@@ -490,3 +490,25 @@ fn extension_is_visible_on_the_connection() {
     assert_eq!(exts.len(), 1);
     assert_eq!(exts[0].name(), "permessage-deflate");
 }
+
+#[test]
+fn the_rest_of_a_corrupt_compressed_frame_is_skipped_and_the_close_after_it_is_read() {
+    // The error comes from the first bytes of a 300-byte frame that arrives in pieces: the
+    // rest of it is skipped, and the peer's Close after it ends the closing handshake.
+    let mut corrupt = vec![0xffu8; 300];
+    corrupt[299] = 0;
+    let mut wire = client_frame(true, 4, 2, &corrupt);
+    wire.extend(client_frame(true, 8, 8, &[0x03, 0xef]));
+    let (_, s) = negotiated(DeflateConfig::new(), DeflateConfig::new());
+    let mut server = Connection::with_extensions(Role::Server, Config::new(), vec![Box::new(s)]);
+    let mut events = Vec::new();
+    for piece in wire.chunks(7) {
+        server.receive(Instant::ZERO, piece);
+        drain(&mut server, &mut events);
+    }
+    assert_eq!(events, vec![Ev::Err(1007)]);
+    assert_eq!(server.state(), wsproto::State::Closed);
+    let sent = frames_of(server.poll_transmit());
+    assert_eq!(sent.len(), 1);
+    assert_eq!(&sent[0].3[..2], &[0x03, 0xef]);
+}

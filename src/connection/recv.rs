@@ -222,8 +222,9 @@ impl Core {
                         return Err(e);
                     }
                 };
-                // A lent frame is stored by `lend_frame` only if it is not complete yet.
-                if frame.kind != FrameKind::Lend {
+                // `lend_frame` and `copy_frame` store their frame themselves (and a frame that
+                // is done not at all).
+                if !matches!(frame.kind, FrameKind::Lend | FrameKind::Copy) {
                     self.frame = Some(frame);
                 }
                 // Straight on to the payload (nothing `step` checks between frames changed).
@@ -472,6 +473,7 @@ impl Core {
         let avail = buf.available().min(f.len - f.done);
         let last = f.done + avail == f.len;
         if avail == 0 && !last {
+            self.frame = Some(f);
             return Ok(Flow::NeedMore);
         }
         let fin = last && f.fin;
@@ -483,6 +485,8 @@ impl Core {
         let ext = m.ext.and_then(|i| self.extensions.get_mut(i));
         match ext {
             Some(e) => {
+                // Stored before anything can fail, so that the rest of the frame is skipped.
+                self.frame = Some(f);
                 let budget = self
                     .config
                     .max_message_size
