@@ -239,3 +239,33 @@ fn deferred_checks_fail_fast_when_the_driver_would_wait() {
         assert_eq!(feed(&mut s, &bytes[cut..]), vec![Ev::text(&text)]);
     }
 }
+
+#[test]
+fn the_rest_of_a_partial_text_frame_that_failed_is_skipped() {
+    // Invalid UTF-8 at the start of a text frame whose rest is late: 1007 at once, then the
+    // rest of that frame is skipped (not read as headers) and the peer's Close is processed.
+    // Unmasked (key f0 40 00 00), the payload starts D8 00: read as a header, that would be an
+    // empty Close frame, ending the handshake early (found by the deferred/eager property
+    // test).
+    let mut bad = vec![0x81, 0x91, 0xf0, 0x40, 0x00, 0x00, 0x28, 0x40];
+    bad.resize(6 + 17, 0);
+    let close = cframe(true, 8, &close_payload(1000, ""));
+    for deferred in [false, true] {
+        let mut s = server();
+        s.set_deferred_checks(deferred);
+        let (head, tail) = bad.split_at(bad.len() - 1);
+        let mut events = feed(&mut s, head);
+        if s.check_deferred() {
+            events.extend(common::events(&mut s));
+        }
+        assert_eq!(
+            events,
+            vec![Ev::Err(Error::Protocol(ProtocolError::InvalidUtf8))]
+        );
+        assert_eq!(s.state(), State::Closing, "deferred: {deferred}");
+        let mut rest = tail.to_vec();
+        rest.extend(&close);
+        assert_eq!(feed(&mut s, &rest), vec![], "deferred: {deferred}");
+        assert_eq!(s.state(), State::Closed, "deferred: {deferred}");
+    }
+}

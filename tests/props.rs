@@ -238,3 +238,32 @@ proptest! {
         prop_assert_eq!(feed_chunks(&mut rx, &bytes, &[7, 1, 300]), expected);
     }
 }
+
+proptest! {
+    /// Deferring the UTF-8 checks (as the non-blocking adapters do) changes nothing a peer
+    /// can see: the same events and output as eager checks, for any input and any cuts.
+    #[test]
+    fn deferred_checks_give_the_same_events_as_eager_ones(
+        prefix in proptest::collection::vec(item(), 0..6),
+        garbage in proptest::collection::vec(any::<u8>(), 0..200),
+        sizes in proptest::collection::vec(1usize..64, 1..6),
+        assemble: bool,
+    ) {
+        let (mut bytes, _) = encode(&prefix, 3);
+        bytes.extend(garbage);
+        let make = |deferred: bool| {
+            let config = Config::new().assemble_messages(assemble).max_pending_pongs(usize::MAX)
+                .max_frame_size(1000).max_message_size(2000);
+            let mut conn = Connection::new(Role::Server, config);
+            conn.set_deferred_checks(deferred);
+            conn
+        };
+        let mut eager = make(false);
+        let a = merge(feed_chunks(&mut eager, &bytes, &[bytes.len().max(1)]));
+        let mut deferred = make(true);
+        let b = merge(feed_chunks(&mut deferred, &bytes, &sizes));
+        prop_assert_eq!(&a, &b);
+        prop_assert_eq!(eager.state(), deferred.state());
+        prop_assert_eq!(transmit(&mut eager), transmit(&mut deferred));
+    }
+}

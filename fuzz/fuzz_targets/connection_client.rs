@@ -2,7 +2,7 @@
 //!
 //! Checks (harness in `fuzz/src/lib.rs`): never panics; memory stays bounded by the limits; at
 //! most one error over the connection's life; the same events and output for two cuts of the
-//! input; every delivered message and ping equals the wire's (an independent frame parser), so
+//! input, the second deferring its UTF-8 checks; every delivered message and ping equals the wire's (an independent frame parser), so
 //! a Text event holds valid UTF-8 of the wire's bytes; the output is a valid frame stream
 //! (valid Close code, nothing after Close) whose pongs echo the pings. The first byte picks options
 //! (streaming or whole messages, auto-pong, chunking), the rest is fed in chunks with events

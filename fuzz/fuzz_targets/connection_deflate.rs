@@ -4,7 +4,8 @@
 //! answer as the handshake does).
 //!
 //! Checks (harness in `fuzz/src/lib.rs`): never panics; buffers within the limits; at most one
-//! error over the connection's life; the same events and output for two cuts of the input;
+//! error over the connection's life; the same events and output for two cuts of the input
+//! (the second deferring its UTF-8 checks);
 //! every delivered message equals the reference decoding of the wire (an independent frame
 //! parser and raw-deflate decoder), so a Text event holds valid UTF-8 of the wire's bytes; the
 //! output is a valid frame stream whose pongs echo the pings.

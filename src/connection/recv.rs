@@ -457,10 +457,15 @@ impl Core {
         // Partial: fail fast on invalid text without waiting for the rest (with deferred
         // checks, once the driver is about to wait: `check_deferred`).
         f.unmasked = avail;
-        if text && avail > f.checked && !self.defer_checks {
-            f.checked += valid_prefix(buf.input().get(f.checked..avail).unwrap_or_default())?;
-        }
+        let checked = if text && avail > f.checked && !self.defer_checks {
+            valid_prefix(buf.input().get(f.checked..avail).unwrap_or_default())
+        } else {
+            Ok(0)
+        };
+        // Stored whatever the check says: after an error the rest of the frame is skipped.
+        f.checked += checked.unwrap_or(0);
         self.frame = Some(f);
+        checked?;
         Ok(Flow::NeedMore)
     }
 
