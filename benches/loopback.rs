@@ -1017,6 +1017,13 @@ fn header() {
 }
 
 fn run_echo(o: &Options) {
+    // The echo servers (the plain socket has no echo).
+    let libs: Vec<Lib> = o
+        .libs
+        .iter()
+        .copied()
+        .filter(|&l| l != Lib::Plain)
+        .collect();
     let mut cells = Vec::new();
     for &size in &o.sizes {
         for &conns in &o.conns {
@@ -1028,12 +1035,6 @@ fn run_echo(o: &Options) {
             let msgs = o.msgs.unwrap_or((echoes / conns).max(1));
             // Repetitions interleaved (lib A, B, C, A, B, C, ...) so that a noisy spell on
             // the machine falls on every library alike; each library's median run is kept.
-            let libs: Vec<Lib> = o
-                .libs
-                .iter()
-                .copied()
-                .filter(|&l| l != Lib::Plain)
-                .collect();
             let mut runs: Vec<Vec<Echo>> = libs.iter().map(|_| Vec::new()).collect();
             for rep in 1..=o.reps {
                 for (i, &lib) in libs.iter().enumerate() {
@@ -1055,12 +1056,6 @@ fn run_echo(o: &Options) {
             cells.push((size, conns, msgs, row));
         }
     }
-    let libs: Vec<Lib> = o
-        .libs
-        .iter()
-        .copied()
-        .filter(|&l| l != Lib::Plain)
-        .collect();
     let titles = || libs.iter().map(|l| l.title().to_string());
     let lead = |size: usize, conns: usize, msgs: usize| {
         vec![size_name(size), conns.to_string(), msgs.to_string()]
