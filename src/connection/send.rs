@@ -11,6 +11,9 @@ use crate::{Instant, SendError};
 /// Shared frames up to this size are copied into the owned bytes (see `push_shared`).
 const COPY_SHARED_UP_TO: usize = 1024;
 
+/// Frames with payloads up to this size are assembled on the stack before they are queued.
+const SMALL_FRAME: usize = 64;
+
 impl TxQueue {
     /// Bytes queued and not yet written.
     #[inline]
@@ -59,6 +62,21 @@ impl TxQueue {
 
     /// `n` bytes of [`pending`](TxQueue::pending) were written.
     pub(super) fn advance(&mut self, n: usize) {
+        if self.shared.is_empty() && self.pongs.is_empty() {
+            // Only owned bytes and no pong to account for: the common case, kept short.
+            let n = n.min(self.out.len() - self.pos);
+            self.pos += n;
+            self.owned_written += n as u64;
+            self.written += n as u64;
+            if self.pos == self.out.len() {
+                self.out.clear();
+                self.pos = 0;
+                if self.pongs.capacity() > 4 {
+                    self.pongs = Default::default();
+                }
+            }
+            return;
+        }
         let n = n.min(self.pending().len());
         if self.shared.is_empty() || self.owned_run() > 0 {
             self.pos += n;
@@ -124,6 +142,25 @@ impl TxQueue {
             mask: key,
             payload_len: payload.len() as u64,
         };
+        if payload.len() <= SMALL_FRAME {
+            // Header and payload assembled on the stack and queued in one copy.
+            let mut frame = [0u8; FrameHeader::MAX_LEN + SMALL_FRAME];
+            let n = match frame.split_first_chunk_mut::<{ FrameHeader::MAX_LEN }>() {
+                Some((head, _)) => header.encode(head),
+                None => 0,
+            };
+            let total = n + payload.len();
+            if let Some(body) = frame.get_mut(n..total) {
+                body.copy_from_slice(payload);
+                if let Some(key) = key {
+                    apply_mask(body, key, 0);
+                }
+            }
+            self.reserve(total);
+            self.out
+                .extend_from_slice(frame.get(..total).unwrap_or_default());
+            return;
+        }
         let mut head = [0u8; FrameHeader::MAX_LEN];
         let n = header.encode(&mut head);
         self.reserve(n + payload.len());
@@ -192,6 +229,7 @@ impl Core {
     /// low; each key is wiped from the pool when taken. Without an entropy source the frames
     /// the protocol owes (pong, close reply) go out with a zero key (sends the application
     /// asked for fail with [`SendError::NoEntropy`] instead).
+    #[inline]
     pub(super) fn mask_key(&mut self) -> Option<[u8; 4]> {
         if self.role == Role::Server {
             return None;
@@ -242,13 +280,15 @@ impl Core {
         if self.queue_full() {
             return Err(SendError::Full);
         }
-        let mut utf8 = self.tx_msg.map_or(Utf8Carry::new(), |m| m.utf8);
+        // The character split between text fragments (only fragments carry one).
+        let mut utf8 = Utf8Carry::new();
         if kind == MessageKind::Text && !validated {
             if whole {
                 if simdutf8::basic::from_utf8(data).is_err() {
                     return Err(SendError::InvalidUtf8);
                 }
             } else {
+                utf8 = self.tx_msg.map_or(Utf8Carry::new(), |m| m.utf8);
                 utf8.feed(data).map_err(|_| SendError::InvalidUtf8)?;
                 if fin && !utf8.is_empty() {
                     return Err(SendError::InvalidUtf8);
@@ -290,16 +330,20 @@ impl Core {
             }
             None => self.write_data(opcode, rsv, data, fin),
         }
-        self.tx_msg = if fin {
-            None
-        } else {
-            Some(TxMsg { kind, ext, utf8 })
-        };
+        if !whole {
+            // A whole message began and ended with no message in progress: nothing to record.
+            self.tx_msg = if fin {
+                None
+            } else {
+                Some(TxMsg { kind, ext, utf8 })
+            };
+        }
         self.note_activity();
         Ok(())
     }
 
     /// Frames a payload, split per `fragment_size`.
+    #[inline(always)]
     fn write_data(&mut self, opcode: OpCode, rsv: u8, payload: &[u8], fin: bool) {
         match self.config.fragment_size {
             Some(size) if size > 0 && payload.len() > size => {
