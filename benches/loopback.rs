@@ -891,6 +891,17 @@ struct Options {
     out: PathBuf,
 }
 
+impl Options {
+    /// The libraries that run an echo server (the plain socket is only an idle floor).
+    fn echo_servers(&self) -> Vec<Lib> {
+        self.libs
+            .iter()
+            .copied()
+            .filter(|&l| l != Lib::Plain)
+            .collect()
+    }
+}
+
 fn usage(why: &str) -> ! {
     eprintln!(
         "{why}\nusage: loopback [echo|idle|instructions|all] [--libs L,..] [--sizes S,..] \
@@ -1017,13 +1028,7 @@ fn header() {
 }
 
 fn run_echo(o: &Options) {
-    // The echo servers (the plain socket has no echo).
-    let libs: Vec<Lib> = o
-        .libs
-        .iter()
-        .copied()
-        .filter(|&l| l != Lib::Plain)
-        .collect();
+    let libs = o.echo_servers();
     let mut cells = Vec::new();
     for &size in &o.sizes {
         for &conns in &o.conns {
@@ -1184,12 +1189,7 @@ fn run_idle(o: &Options) {
 fn run_instructions(o: &Options) {
     std::fs::create_dir_all(&o.out).expect("--out directory");
     let (n, m) = (o.cg_conns, o.cg_msgs);
-    let libs: Vec<Lib> = o
-        .libs
-        .iter()
-        .copied()
-        .filter(|&l| l != Lib::Plain)
-        .collect();
+    let libs = o.echo_servers();
     let mut rows = Vec::new();
     for &size in &o.cg_sizes {
         let mut per = Vec::new();

@@ -11,11 +11,12 @@
 //!   messages a connection delivers can be compared with what was on the wire, UTF-8 included;
 //! - the connection drivers run each input twice, cut in two different ways, and compare.
 
+pub mod ext_params;
 pub mod inflate_ref;
 pub mod wire;
 
+use ext_params::{as_params, parse_elements};
 use wsproto::deflate::{Agreed, DeflateConfig, PerMessageDeflate};
-use wsproto::extension::ExtensionParam;
 use wsproto::{Config, Connection, Event, Extension, Instant, Role};
 
 pub const MAX_FRAME: usize = 64 * 1024;
@@ -413,37 +414,6 @@ pub fn deflate_configs(a: u8, b: u8) -> (DeflateConfig, DeflateConfig) {
         .level(a % 11)
         .threshold(if a & 8 != 0 { 0 } else { 16 });
     (client, server)
-}
-
-/// Splits a header value of our own making into (name, params) elements.
-fn parse_elements(value: &str) -> Vec<(String, Vec<(String, Option<String>)>)> {
-    value
-        .split(',')
-        .map(|element| {
-            let mut parts = element.split(';').map(str::trim);
-            let name = parts.next().unwrap_or_default().to_owned();
-            let params = parts
-                .map(|p| match p.split_once('=') {
-                    Some((k, v)) => (
-                        k.trim().to_owned(),
-                        Some(v.trim().trim_matches('"').to_owned()),
-                    ),
-                    None => (p.to_owned(), None),
-                })
-                .collect();
-            (name, params)
-        })
-        .collect()
-}
-
-fn as_params(params: &[(String, Option<String>)]) -> Vec<ExtensionParam<'_>> {
-    params
-        .iter()
-        .map(|(n, v)| ExtensionParam {
-            name: n,
-            value: v.as_deref(),
-        })
-        .collect()
 }
 
 /// Negotiates permessage-deflate as the handshake does (offer, server answer, client check):

@@ -632,9 +632,7 @@ impl Connection {
             && c.config.keepalive_interval.is_none()
             && c.config.idle_timeout.is_none()
             && c.extensions.is_empty()
-            && self.buf.largest() <= buffer::SHRINK_ABOVE
-            && c.tx.out.capacity() <= buffer::SHRINK_ABOVE
-            && c.enc_buf.capacity() <= buffer::SHRINK_ABOVE
+            && !self.holds_large_memory()
         {
             return None;
         }
@@ -644,11 +642,7 @@ impl Connection {
     /// [`poll_timeout`](Self::poll_timeout) in full.
     #[inline(never)]
     fn next_deadline(&self) -> Option<Instant> {
-        let timers = self.core.poll_timeout();
-        if !self.holds_large_memory() {
-            return timers;
-        }
-        match (timers, self.release_deadline()) {
+        match (self.core.poll_timeout(), self.release_deadline()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }

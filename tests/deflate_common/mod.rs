@@ -5,6 +5,12 @@
 #[path = "../../fuzz/src/inflate_ref.rs"]
 pub mod inflate_ref;
 
+/// Extension header values split for the trait: the fuzz harness's copy.
+#[path = "../../fuzz/src/ext_params.rs"]
+mod ext_params;
+#[allow(unused_imports)] // not every test that includes these helpers uses both
+pub use ext_params::{as_params, parse_elements as parse_header};
+
 /// The benches' JSON-like message generator: one copy for benches and tests.
 #[path = "../../benches/common/json.rs"]
 mod json;
@@ -12,43 +18,7 @@ mod json;
 pub use json::json_like;
 
 use wsproto::Extension;
-use wsproto::extension::{ExtensionError, ExtensionParam};
-
-/// Owned `name[=value]` parameters of one element.
-pub type OwnedParams = Vec<(String, Option<String>)>;
-
-/// Splits a `Sec-WebSocket-Extensions` value into elements of (name, params). Test-grade: no
-/// quoted commas.
-pub fn parse_header(value: &str) -> Vec<(String, OwnedParams)> {
-    value
-        .split(',')
-        .map(|element| {
-            let mut parts = element.split(';').map(str::trim);
-            let name = parts.next().unwrap().to_owned();
-            let params = parts
-                .map(|p| match p.split_once('=') {
-                    Some((k, v)) => (
-                        k.trim().to_owned(),
-                        Some(v.trim().trim_matches('"').to_owned()),
-                    ),
-                    None => (p.to_owned(), None),
-                })
-                .collect();
-            (name, params)
-        })
-        .collect()
-}
-
-/// Borrowed view for the trait.
-pub fn as_params(params: &[(String, Option<String>)]) -> Vec<ExtensionParam<'_>> {
-    params
-        .iter()
-        .map(|(n, v)| ExtensionParam {
-            name: n,
-            value: v.as_deref(),
-        })
-        .collect()
-}
+use wsproto::extension::ExtensionError;
 
 /// Runs the negotiation like the handshake does: the server tries each offer element in order.
 /// Returns the response header value, or `None` when every offer was declined.
