@@ -419,7 +419,7 @@ impl Message {
     ) -> Result<(), SendError> {
         match self {
             Message::Text(s) => conn.send_valid_text(s, options),
-            Message::Binary(d) => conn.send_message(MessageKind::Binary, d, options),
+            Message::Binary(d) => conn.send_bytes(MessageKind::Binary, d, options),
             Message::Ping(d) => conn.send_ping(d),
             Message::Pong(d) => conn.send_pong(d),
             Message::Close(None) => conn.close(now, CloseCode::NO_STATUS, ""),

@@ -1,7 +1,8 @@
 //! Frames encoded once for many connections (`PreparedFrame`, `Connection::send_prepared`):
 //! shared bytes keep their place among a connection's own frames under any partial writes,
 //! compressed-once frames only where the connection agreed no context takeover, and a client
-//! encodes the payload itself.
+//! encodes the payload itself. Payloads queued by reference (`Connection::send_bytes`) the
+//! same way.
 
 mod common;
 mod deflate_common;
@@ -130,31 +131,87 @@ fn compressed_once_only_without_context_takeover() {
 }
 
 proptest! {
-    /// Any mix of own and shared frames, written in any pieces, comes out in order.
+    /// Any mix of own frames, shared frames and payloads queued by reference, written in any
+    /// pieces (one run at a time, or both runs of `poll_transmit_vectored`), comes out in
+    /// order.
     #[test]
     fn any_mix_and_any_writes(
-        ops in prop::collection::vec((any::<bool>(), 0usize..3000), 1..20),
-        writes in prop::collection::vec(1usize..50, 1..200),
+        ops in prop::collection::vec((0u8..3, 0usize..3000), 1..20),
+        writes in prop::collection::vec(1usize..5000, 1..200),
+        vectored in any::<bool>(),
     ) {
         let mut s = server();
         let mut expected = Vec::new();
-        for (i, (shared, len)) in ops.iter().enumerate() {
+        for (i, (how, len)) in ops.iter().enumerate() {
             let payload = vec![i as u8; *len];
-            if *shared {
-                let frame = PreparedFrame::binary(payload.clone());
-                s.send_prepared(&frame).unwrap();
-            } else {
-                s.send_binary(&payload).unwrap();
+            match how {
+                0 => s.send_binary(&payload).unwrap(),
+                1 => s.send_prepared(&PreparedFrame::binary(payload.clone())).unwrap(),
+                _ => {
+                    let bytes = bytes::Bytes::from(payload.clone());
+                    s.send_bytes(MessageKind::Binary, &bytes, SendOptions::new()).unwrap();
+                }
             }
             expected.extend(common::sframe(true, 2, &payload));
         }
-        let mut out = Vec::new();
+        prop_assert_eq!(s.buffered_amount(), expected.len());
+        let mut out: Vec<u8> = Vec::new();
         let mut writes = writes.iter().cycle();
         while !s.poll_transmit().is_empty() {
-            let n = (*writes.next().unwrap()).min(s.poll_transmit().len());
-            out.extend_from_slice(&s.poll_transmit()[..n]);
+            let [first, then] = s.poll_transmit_vectored();
+            prop_assert_eq!(first, s.poll_transmit());
+            let room = *writes.next().unwrap();
+            let n = if vectored {
+                room.min(first.len() + then.len())
+            } else {
+                room.min(first.len())
+            };
+            out.extend(first.iter().chain(then).take(n));
             s.advance_transmit(n);
         }
+        prop_assert_eq!(s.buffered_amount(), 0);
         prop_assert_eq!(out, expected);
     }
+}
+
+#[test]
+fn a_large_payload_goes_out_from_its_own_bytes() {
+    let payload = bytes::Bytes::from(vec![7u8; 4000]);
+    let mut s = server();
+    s.send_text("a").unwrap();
+    s.send_bytes(MessageKind::Binary, &payload, SendOptions::new())
+        .unwrap();
+    // The text frame and the binary header are copied; the payload is not.
+    let [first, then] = s.poll_transmit_vectored();
+    assert_eq!(first, [0x81, 0x01, b'a', 0x82, 126, 0x0f, 0xa0]);
+    assert_eq!(then.as_ptr(), payload.as_ptr());
+    assert_eq!(then.len(), 4000);
+    // Up to 1 KiB it is copied like any payload, and so is a client's (masked) one.
+    let small = bytes::Bytes::from(vec![7u8; 1024]);
+    let mut s = server();
+    s.send_bytes(MessageKind::Binary, &small, SendOptions::new())
+        .unwrap();
+    assert_eq!(s.poll_transmit_vectored()[1], [0u8; 0]);
+    let mut c = client();
+    c.send_bytes(MessageKind::Binary, &payload, SendOptions::new())
+        .unwrap();
+    assert_eq!(c.poll_transmit_vectored()[1], [0u8; 0]);
+    assert_eq!(c.poll_transmit().len(), 8 + 4000);
+}
+
+#[test]
+fn a_payload_an_extension_or_fragmentation_changes_is_copied() {
+    let payload = bytes::Bytes::from("compress me ".repeat(400));
+    let (mut c, mut s) = deflate_pair(DeflateConfig::new());
+    s.send_bytes(MessageKind::Binary, &payload, SendOptions::new())
+        .unwrap();
+    assert_eq!(s.poll_transmit_vectored()[1], [0u8; 0]);
+    c.receive(Instant::ZERO, &transmit(&mut s));
+    assert_eq!(events(&mut c), vec![Ev::binary(&payload)]);
+    let mut s = Connection::new(Role::Server, Config::new().fragment_size(Some(1000)));
+    s.send_bytes(MessageKind::Binary, &payload, SendOptions::new())
+        .unwrap();
+    assert_eq!(s.poll_transmit_vectored()[1], [0u8; 0]);
+    let wire = transmit(&mut s);
+    assert_eq!(wire.get(..2), Some(&[0x02, 126][..]), "a first fragment");
 }

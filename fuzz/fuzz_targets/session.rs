@@ -48,8 +48,9 @@ impl Driver {
                     self.ended = true;
                     return;
                 }
-                Step::Write(buf) => {
-                    let n = buf.len().min(self.window);
+                Step::Write([first, then]) => {
+                    // As a vectored write: both runs, up to the window.
+                    let n = (first.len() + then.len()).min(self.window);
                     if n == 0 {
                         self.session.blocked(Io::Write);
                     } else {

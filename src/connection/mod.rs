@@ -499,6 +499,7 @@ impl Connection {
         self.core.send_data(
             MessageKind::Text,
             text.as_bytes(),
+            None,
             true,
             true,
             SendOptions::new(),
@@ -510,6 +511,7 @@ impl Connection {
         self.core.send_data(
             MessageKind::Binary,
             data,
+            None,
             true,
             true,
             SendOptions::new(),
@@ -525,6 +527,7 @@ impl Connection {
         self.core.send_data(
             MessageKind::Text,
             text.as_bytes(),
+            None,
             true,
             true,
             options,
@@ -538,7 +541,36 @@ impl Connection {
         data: &[u8],
         options: SendOptions,
     ) -> Result<(), SendError> {
-        self.core.send_data(kind, data, true, true, options, false)
+        self.core
+            .send_data(kind, data, None, true, true, options, false)
+    }
+    /// Queue a whole message whose payload is already shared bytes. The same as
+    /// [`send_message`](Connection::send_message), except that a server queues a payload over
+    /// 1 KiB that goes out as it is (no extension transforms it, `fragment_size` does not
+    /// split it) by reference, without copying it: it is written from `data`
+    /// ([`poll_transmit_vectored`](Connection::poll_transmit_vectored) gives it with its
+    /// header).
+    ///
+    /// ```
+    /// use wsproto::{Config, Connection, MessageKind, Role, SendOptions};
+    ///
+    /// let mut server = Connection::new(Role::Server, Config::new());
+    /// let payload = bytes::Bytes::from(vec![7u8; 4096]);
+    /// server.send_bytes(MessageKind::Binary, &payload, SendOptions::new()).unwrap();
+    /// let [header, body] = server.poll_transmit_vectored();
+    /// assert_eq!(header, [0x82, 126, 0x10, 0x00]);
+    /// assert_eq!(body.as_ptr(), payload.as_ptr()); // the same memory
+    /// server.advance_transmit(header.len() + body.len());
+    /// assert!(server.poll_transmit().is_empty());
+    /// ```
+    pub fn send_bytes(
+        &mut self,
+        kind: MessageKind,
+        data: &bytes::Bytes,
+        options: SendOptions,
+    ) -> Result<(), SendError> {
+        self.core
+            .send_data(kind, data, Some(data), true, true, options, false)
     }
     /// Queue one fragment of a message: the first call opens it with `kind`, later calls with
     /// the same kind continue it, and `fin` ends it. Text may split characters across fragments.
@@ -549,7 +581,8 @@ impl Connection {
         fin: bool,
         options: SendOptions,
     ) -> Result<(), SendError> {
-        self.core.send_data(kind, data, fin, false, options, false)
+        self.core
+            .send_data(kind, data, None, fin, false, options, false)
     }
     /// Queue a text or binary message encoded once for many connections: a server queues
     /// the shared frame itself (its compressed form where this connection agreed
@@ -614,7 +647,17 @@ impl Connection {
     pub fn poll_transmit(&self) -> &[u8] {
         self.core.tx.pending()
     }
-    /// `n` bytes of [`poll_transmit`](Connection::poll_transmit) were written.
+    /// The same bytes as two runs for a vectored write: what
+    /// [`poll_transmit`](Connection::poll_transmit) gives, and the run after it (empty if
+    /// there is none), e.g. a frame's header and its shared payload
+    /// ([`send_bytes`](Connection::send_bytes)). Report what was written with
+    /// [`advance_transmit`](Connection::advance_transmit), across both runs.
+    #[must_use]
+    pub fn poll_transmit_vectored(&self) -> [&[u8]; 2] {
+        self.core.tx.pending_pair()
+    }
+    /// `n` bytes of [`poll_transmit`](Connection::poll_transmit) (or of
+    /// [`poll_transmit_vectored`](Connection::poll_transmit_vectored)) were written.
     pub fn advance_transmit(&mut self, n: usize) {
         self.core.tx.advance(n);
     }

@@ -47,6 +47,29 @@ impl TxQueue {
         }
     }
 
+    /// The unwritten bytes as two runs for a vectored write: [`pending`](TxQueue::pending)
+    /// and the run after it (empty if there is none).
+    pub(super) fn pending_pair(&self) -> [&[u8]; 2] {
+        let first = self.pending();
+        let Some((_, frame)) = self.shared.front() else {
+            return [first, &[]];
+        };
+        if self.owned_run() > 0 {
+            // Owned bytes, then the shared frame that follows them.
+            return [first, frame.as_ref()];
+        }
+        // The shared frame, then the owned bytes up to the next shared frame.
+        let owned = self.out.len() - self.pos;
+        let run = match self.shared.get(1) {
+            Some(&(next, _)) => owned.min(next.saturating_sub(self.owned_written) as usize),
+            None => owned,
+        };
+        [
+            first,
+            self.out.get(self.pos..self.pos + run).unwrap_or_default(),
+        ]
+    }
+
     /// Queues a shared frame after everything queued so far.
     pub(super) fn push_shared(&mut self, frame: bytes::Bytes) {
         if frame.len() <= COPY_SHARED_UP_TO {
@@ -77,23 +100,31 @@ impl TxQueue {
             }
             return;
         }
-        let n = n.min(self.pending().len());
-        if self.shared.is_empty() || self.owned_run() > 0 {
-            self.pos += n;
-            self.owned_written += n as u64;
-        } else {
-            self.shared_pos += n;
-            self.shared_len -= n;
-            if self
-                .shared
-                .front()
-                .is_some_and(|(_, frame)| self.shared_pos >= frame.len())
-            {
-                self.shared.pop_front();
-                self.shared_pos = 0;
+        // A vectored write may have taken several runs.
+        let mut left = n;
+        while left > 0 {
+            let n = left.min(self.pending().len());
+            if n == 0 {
+                break;
             }
+            left -= n;
+            if self.shared.is_empty() || self.owned_run() > 0 {
+                self.pos += n;
+                self.owned_written += n as u64;
+            } else {
+                self.shared_pos += n;
+                self.shared_len -= n;
+                if self
+                    .shared
+                    .front()
+                    .is_some_and(|(_, frame)| self.shared_pos >= frame.len())
+                {
+                    self.shared.pop_front();
+                    self.shared_pos = 0;
+                }
+            }
+            self.written += n as u64;
         }
-        self.written += n as u64;
         while let Some(&end) = self.pongs.front() {
             if end > self.written {
                 break;
@@ -171,6 +202,26 @@ impl TxQueue {
         if let (Some(key), Some(body)) = (key, self.out.get_mut(start..)) {
             apply_mask(body, key, 0);
         }
+    }
+
+    /// Queues one unmasked frame whose payload is shared rather than copied, when it is large
+    /// enough for that to pay (see `push_shared`).
+    fn frame_shared(&mut self, fin: bool, rsv: u8, opcode: OpCode, payload: &bytes::Bytes) {
+        if payload.len() <= COPY_SHARED_UP_TO {
+            self.frame(fin, rsv, opcode, payload, None);
+            return;
+        }
+        let header = FrameHeader {
+            fin,
+            rsv,
+            opcode,
+            mask: None,
+            payload_len: payload.len() as u64,
+        };
+        let mut head = [0u8; FrameHeader::MAX_LEN];
+        let n = header.encode(&mut head);
+        self.push_raw(head.get(..n).unwrap_or_default());
+        self.push_shared(payload.clone());
     }
 
     /// The offset (in `written` terms) just past the last queued byte.
@@ -261,11 +312,14 @@ impl Core {
         Ok(())
     }
 
-    /// Queues a data message or fragment.
+    /// Queues a data message or fragment. `shared` is `data` as shared bytes, if the caller
+    /// has them: a server then queues a payload no extension transforms by reference.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn send_data(
         &mut self,
         kind: MessageKind,
         data: &[u8],
+        shared: Option<&bytes::Bytes>,
         fin: bool,
         whole: bool,
         options: super::SendOptions,
@@ -328,7 +382,12 @@ impl Core {
                 enc.clear();
                 self.enc_buf = enc;
             }
-            None => self.write_data(opcode, rsv, data, fin),
+            None => match shared {
+                Some(payload) if self.role == Role::Server && !self.splits(payload.len()) => {
+                    self.tx.frame_shared(fin, rsv, opcode, payload);
+                }
+                _ => self.write_data(opcode, rsv, data, fin),
+            },
         }
         if !whole {
             // A whole message began and ended with no message in progress: nothing to record.
@@ -342,11 +401,18 @@ impl Core {
         Ok(())
     }
 
+    /// Whether a payload this long goes out in several frames (`fragment_size`).
+    fn splits(&self, len: usize) -> bool {
+        self.config
+            .fragment_size
+            .is_some_and(|size| size > 0 && len > size)
+    }
+
     /// Frames a payload, split per `fragment_size`.
     #[inline(always)]
     fn write_data(&mut self, opcode: OpCode, rsv: u8, payload: &[u8], fin: bool) {
         match self.config.fragment_size {
-            Some(size) if size > 0 && payload.len() > size => {
+            Some(size) if self.splits(payload.len()) => {
                 let mut chunks = payload.chunks(size).peekable();
                 let mut first = true;
                 while let Some(chunk) = chunks.next() {
@@ -388,6 +454,7 @@ impl Core {
             return self.send_data(
                 frame.kind(),
                 frame.payload(),
+                None,
                 true,
                 true,
                 super::SendOptions::new(),

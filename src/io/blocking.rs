@@ -222,7 +222,7 @@ impl<S: Stream> WebSocket<S> {
             Step::Deliver(m) => return Some(Some(Ok(m))),
             Step::Fail(e) => return Some(Some(Err(e))),
             Step::End => return Some(None),
-            Step::Write(buf) => match self.stream.write(buf) {
+            Step::Write(runs) => match write_runs(&mut self.stream, runs) {
                 Ok(0) => self
                     .session
                     .transport_error(io::Error::from(io::ErrorKind::WriteZero).into()),
@@ -387,6 +387,15 @@ fn read_some<S: Stream>(stream: &mut S, buf: &mut [u8]) -> Result<Option<usize>,
             Ok(None)
         }
         Err(e) => Err(Error::Io(e)),
+    }
+}
+
+/// Writes the runs of a [`Step::Write`]: one write, vectored when the second is not empty.
+fn write_runs<S: Stream>(stream: &mut S, [first, then]: [&[u8]; 2]) -> io::Result<usize> {
+    if then.is_empty() {
+        stream.write(first)
+    } else {
+        stream.write_vectored(&[io::IoSlice::new(first), io::IoSlice::new(then)])
     }
 }
 

@@ -59,6 +59,17 @@ pub trait PollIo: Unpin {
     fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>>;
     /// Writes from `buf`.
     fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>>;
+    /// Writes from `first`, then `then`, in one vectored write if the stream can (a frame's
+    /// header and its payload queued by reference). Default: `first` alone.
+    fn poll_write_vectored(
+        &mut self,
+        cx: &mut Context<'_>,
+        first: &[u8],
+        then: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let _ = then;
+        self.poll_write(cx, first)
+    }
     /// Flushes.
     fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
     /// Shuts the write side down (TCP FIN, TLS close_notify).
@@ -81,12 +92,14 @@ pub trait PollIo: Unpin {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Wakers: one per half, and a fan-out waker handed to the transport and the timer.
+// Wakers: one per half, and a fan-out waker handed to the transport and the timer when two
+// tasks share the connection.
 
+/// The wakers of the task polling each half, last seen.
 #[derive(Default)]
 struct Wakers {
-    read: Mutex<Option<Waker>>,
-    write: Mutex<Option<Waker>>,
+    /// `[read, write]`, one lock for both.
+    slots: Mutex<[Option<Waker>; 2]>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -96,23 +109,31 @@ enum Side {
 }
 
 impl Wakers {
-    fn slot(&self, side: Side) -> &Mutex<Option<Waker>> {
-        match side {
-            Side::Read => &self.read,
-            Side::Write => &self.write,
-        }
-    }
-
-    fn register(&self, side: Side, waker: &Waker) {
-        let mut slot = lock(self.slot(side));
-        match &*slot {
+    /// Records `waker` for `side`. Returns whether its task is the only one waiting on the
+    /// connection (the other half has no waker, or the same task's): then the transport and
+    /// the timer can hold `waker` itself instead of the fan-out.
+    fn register(&self, side: Side, waker: &Waker) -> bool {
+        let mut slots = lock(&self.slots);
+        let [read, write] = &mut *slots;
+        let (mine, theirs) = match side {
+            Side::Read => (read, write),
+            Side::Write => (write, read),
+        };
+        match mine {
             Some(w) if w.will_wake(waker) => {}
-            _ => *slot = Some(waker.clone()),
+            _ => *mine = Some(waker.clone()),
         }
+        theirs.as_ref().is_none_or(|w| w.will_wake(waker))
     }
 
     fn wake_side(&self, side: Side) {
-        let waker = lock(self.slot(side)).take();
+        let waker = {
+            let [read, write] = &mut *lock(&self.slots);
+            match side {
+                Side::Read => read.take(),
+                Side::Write => write.take(),
+            }
+        };
         if let Some(w) = waker {
             w.wake();
         }
@@ -125,8 +146,10 @@ impl Wake for Wakers {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        self.wake_side(Side::Read);
-        self.wake_side(Side::Write);
+        let [read, write] = core::mem::take(&mut *lock(&self.slots));
+        for w in [read, write].into_iter().flatten() {
+            w.wake();
+        }
     }
 }
 
@@ -142,8 +165,45 @@ enum Outcome {
     Message(Message),
     Failed(Error),
     End,
-    /// A send turn reached what it waited for.
-    Goal,
+    /// A send turn reached what it waited for, with the answer for the caller.
+    Goal(Result<(), Error>),
+}
+
+/// What a send turn waits for: `Some(answer)` once it is reached.
+type Goal = fn(&Session) -> Option<Result<(), Error>>;
+
+fn closed() -> Error {
+    Error::Send(SendError::Closed)
+}
+
+/// A data message can be queued (`Ok`), or never can (`Err`).
+fn sendable(s: &Session) -> Option<Result<(), Error>> {
+    if s.can_send() {
+        Some(Ok(()))
+    } else if s.state() != State::Open || s.is_closed() {
+        Some(Err(closed()))
+    } else {
+        None
+    }
+}
+
+/// Everything queued is written (`Ok`), or it cannot be any more (`Err`).
+fn flushed(s: &Session) -> Option<Result<(), Error>> {
+    if !s.is_flushed() {
+        return None;
+    }
+    let lost = s.is_closed() && !s.connection().poll_transmit().is_empty();
+    Some(if lost { Err(closed()) } else { Ok(()) })
+}
+
+/// The connection is over.
+fn over(s: &Session) -> Option<Result<(), Error>> {
+    s.is_closed().then_some(Ok(()))
+}
+
+/// Nothing: the turn runs until everything is blocked.
+fn nothing(_: &Session) -> Option<Result<(), Error>> {
+    None
 }
 
 struct SessionIo<T: PollIo> {
@@ -168,12 +228,7 @@ impl<T: PollIo> SessionIo<T> {
     /// One turn: carries out the session's steps until it delivers, reaches `goal` (send
     /// turns), or everything is blocked (then the transport or the timer holds the waker).
     /// Returns whether bytes were written, for waking the other half.
-    fn poll_turn(
-        &mut self,
-        cx: &mut Context<'_>,
-        turn: Turn,
-        goal: fn(&Session) -> bool,
-    ) -> (Poll<Outcome>, bool) {
+    fn poll_turn(&mut self, cx: &mut Context<'_>, turn: Turn, goal: Goal) -> (Poll<Outcome>, bool) {
         self.session.start_turn();
         let mut wrote = false;
         // The clock is read only where time matters: when a deadline is armed, when bytes
@@ -188,14 +243,20 @@ impl<T: PollIo> SessionIo<T> {
         // get their pongs), so it checks its goal only once all I/O is blocked.
         let eager = !self.session.has_receiver();
         loop {
-            if turn == Turn::Send && !eager && goal(&self.session) {
-                return (Poll::Ready(Outcome::Goal), wrote);
+            if turn == Turn::Send && !eager {
+                if let Some(answer) = goal(&self.session) {
+                    return (Poll::Ready(Outcome::Goal(answer)), wrote);
+                }
             }
             match self.session.step(now, turn) {
                 Step::Deliver(m) => return (Poll::Ready(Outcome::Message(m)), wrote),
                 Step::Fail(e) => return (Poll::Ready(Outcome::Failed(e)), wrote),
+                Step::End if turn == Turn::Send => {
+                    let answer = goal(&self.session).unwrap_or_else(|| Err(closed()));
+                    return (Poll::Ready(Outcome::Goal(answer)), wrote);
+                }
                 Step::End => return (Poll::Ready(Outcome::End), wrote),
-                Step::Write(buf) => match self.io.poll_write(cx, buf) {
+                Step::Write([first, then]) => match self.io.poll_write_vectored(cx, first, then) {
                     Poll::Ready(Ok(0)) => self.broken(io::ErrorKind::WriteZero.into()),
                     Poll::Ready(Ok(n)) => {
                         self.session.wrote(n);
@@ -236,8 +297,10 @@ impl<T: PollIo> SessionIo<T> {
                     Poll::Pending => self.blocked(Io::Read),
                 },
                 Step::Wait(deadline) => {
-                    if turn == Turn::Send && goal(&self.session) {
-                        return (Poll::Ready(Outcome::Goal), wrote);
+                    if turn == Turn::Send {
+                        if let Some(answer) = goal(&self.session) {
+                            return (Poll::Ready(Outcome::Goal(answer)), wrote);
+                        }
                     }
                     if !self.poll_timer(cx, deadline) {
                         return (Poll::Pending, wrote);
@@ -303,24 +366,25 @@ impl<T: PollIo> Inner<T> {
         lock(&self.state)
     }
 
-    /// Runs a turn for `side` with its waker registered and the fan-out waker in the context;
-    /// wakes the other half when the connection moved.
-    fn turn(
-        &self,
-        cx: &mut Context<'_>,
-        side: Side,
-        turn: Turn,
-        goal: fn(&Session) -> bool,
-    ) -> Poll<Outcome> {
+    /// Runs a turn for `side` with its waker registered; wakes the other half when the
+    /// connection moved. The transport and the timer are given the caller's waker when its
+    /// task is the only one waiting on the connection, else the fan-out waker: a transport
+    /// keeps one waker per direction, and a task must not take over one the other half waits on.
+    fn turn(&self, cx: &mut Context<'_>, side: Side, turn: Turn, goal: Goal) -> Poll<Outcome> {
         let mut s = self.lock();
-        if turn == Turn::Send && s.session.has_receiver() && goal(&s.session) {
-            // Already there (a send with room in the queue): no turn needed.
-            return Poll::Ready(Outcome::Goal);
+        if turn == Turn::Send && s.session.has_receiver() {
+            if let Some(answer) = goal(&s.session) {
+                // Already there (a send with room in the queue): no turn needed.
+                return Poll::Ready(Outcome::Goal(answer));
+            }
         }
-        self.wakers.register(side, cx.waker());
-        let mut fanout = Context::from_waker(&self.fanout);
+        let alone = self.wakers.register(side, cx.waker());
         let before = s.session.watch();
-        let (poll, wrote) = s.poll_turn(&mut fanout, turn, goal);
+        let (poll, wrote) = if alone {
+            s.poll_turn(cx, turn, goal)
+        } else {
+            s.poll_turn(&mut Context::from_waker(&self.fanout), turn, goal)
+        };
         let changed = s.session.watch() != before;
         drop(s);
         // Wake the other half only for what it waits on: a writer for bytes written out or
@@ -346,22 +410,17 @@ impl<T: PollIo> Inner<T> {
     }
 
     fn poll_next(&self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
-        match self.turn(cx, Side::Read, Turn::Receive, |_| false) {
+        match self.turn(cx, Side::Read, Turn::Receive, nothing) {
             Poll::Ready(Outcome::Message(m)) => Poll::Ready(Some(Ok(m))),
             Poll::Ready(Outcome::Failed(e)) => Poll::Ready(Some(Err(e))),
-            Poll::Ready(Outcome::End | Outcome::Goal) => Poll::Ready(None),
+            Poll::Ready(Outcome::End | Outcome::Goal(_)) => Poll::Ready(None),
             Poll::Pending => Poll::Pending,
         }
     }
 
     /// Waits until a data message can be queued (or it never can).
     fn poll_ready(&self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        let goal = |s: &Session| s.can_send() || s.state() != State::Open || s.is_closed();
-        match self.turn(cx, Side::Write, Turn::Send, goal) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(_) if self.lock().session.can_send() => Poll::Ready(Ok(())),
-            Poll::Ready(_) => Poll::Ready(Err(Error::Send(SendError::Closed))),
-        }
+        self.send_turn(cx, sendable)
     }
 
     /// Queues a message. Wakes no one: the sender itself writes it out in `poll_flush`.
@@ -374,15 +433,16 @@ impl<T: PollIo> Inner<T> {
 
     /// Waits until everything queued is written.
     fn poll_flush(&self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        match self.turn(cx, Side::Write, Turn::Send, Session::is_flushed) {
+        self.send_turn(cx, flushed)
+    }
+
+    /// A send turn (the writer's side) until `goal` is reached.
+    fn send_turn(&self, cx: &mut Context<'_>, goal: Goal) -> Poll<Result<(), Error>> {
+        match self.turn(cx, Side::Write, Turn::Send, goal) {
+            Poll::Ready(Outcome::Goal(answer)) => Poll::Ready(answer),
+            // Send turns deliver nothing: their end is a `Goal` too.
+            Poll::Ready(_) => Poll::Ready(Err(closed())),
             Poll::Pending => Poll::Pending,
-            Poll::Ready(_) => {
-                let s = self.lock();
-                if s.session.is_closed() && !s.session.connection().poll_transmit().is_empty() {
-                    return Poll::Ready(Err(Error::Send(SendError::Closed)));
-                }
-                Poll::Ready(Ok(()))
-            }
         }
     }
 
@@ -404,15 +464,12 @@ impl<T: PollIo> Inner<T> {
     /// pongs; a data message is held for the receiver), runs the timers, until everything
     /// is blocked. The writer's waker stays registered for the next change.
     fn poll_drive(&self, cx: &mut Context<'_>) {
-        let _ = self.turn(cx, Side::Write, Turn::Send, |_| false);
+        let _ = self.send_turn(cx, nothing);
     }
 
     /// Waits until the closing handshake is over (send turns: messages stay for the reader).
     fn poll_closed(&self, cx: &mut Context<'_>) -> Poll<()> {
-        match self.turn(cx, Side::Write, Turn::Send, Session::is_closed) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(_) => Poll::Ready(()),
-        }
+        self.send_turn(cx, over).map(|_| ())
     }
 }
 

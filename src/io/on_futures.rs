@@ -65,6 +65,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PollIo for FuturesIo<S> {
         Pin::new(&mut self.stream).poll_write(cx, buf)
     }
 
+    fn poll_write_vectored(
+        &mut self,
+        cx: &mut Context<'_>,
+        first: &[u8],
+        then: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        if then.is_empty() {
+            return Pin::new(&mut self.stream).poll_write(cx, first);
+        }
+        let runs = [io::IoSlice::new(first), io::IoSlice::new(then)];
+        Pin::new(&mut self.stream).poll_write_vectored(cx, &runs)
+    }
+
     fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.stream).poll_flush(cx)
     }
@@ -210,6 +223,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for ClientStream<S> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         each_stream!(self, s => Pin::new(s).poll_write(cx, buf))
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        each_stream!(self, s => Pin::new(s).poll_write_vectored(cx, bufs))
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

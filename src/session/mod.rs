@@ -21,7 +21,7 @@
 //! |---|---|---|
 //! | [`Step::Deliver`] | hand the message to the application | nothing |
 //! | [`Step::Fail`] | hand the error to the application (once) | nothing |
-//! | [`Step::Write`] | write (a prefix of) the bytes | [`wrote(n)`](Session::wrote), or [`blocked(Io::Write)`](Session::blocked) |
+//! | [`Step::Write`] | write (a prefix of) the bytes: the first run, or both runs in one vectored write | [`wrote(n)`](Session::wrote), or [`blocked(Io::Write)`](Session::blocked) |
 //! | [`Step::Flush`] | flush the transport | [`flushed`](Session::flushed), or `blocked(Io::Write)` |
 //! | [`Step::Shutdown`] | shut the write side down (FIN, TLS close_notify) | [`shut_down`](Session::shut_down), or `blocked(Io::Write)` |
 //! | [`Step::Read`] | read into the buffer | [`received(now, n)`](Session::received) (0 = end of stream), or `blocked(Io::Read)` |
@@ -129,8 +129,10 @@ pub enum Step<'a> {
     Deliver(Message),
     /// The connection failed; our Close frame (if any) is out. Reported once.
     Fail(Error),
-    /// Write these bytes, then [`Session::wrote`].
-    Write(&'a [u8]),
+    /// Write these bytes, then [`Session::wrote`]: two runs, the second empty unless the
+    /// first is followed by bytes kept elsewhere (a large payload queued by reference, a
+    /// shared frame), for a vectored write. An executor may write the first run alone.
+    Write([&'a [u8]; 2]),
     /// Flush the transport, then [`Session::flushed`].
     Flush,
     /// Shut the transport's write side down, then [`Session::shut_down`].
@@ -149,7 +151,7 @@ impl fmt::Debug for Step<'_> {
         match self {
             Step::Deliver(m) => f.debug_tuple("Deliver").field(m).finish(),
             Step::Fail(e) => f.debug_tuple("Fail").field(e).finish(),
-            Step::Write(b) => write!(f, "Write({} bytes)", b.len()),
+            Step::Write([a, b]) => write!(f, "Write({} + {} bytes)", a.len(), b.len()),
             Step::Flush => f.write_str("Flush"),
             Step::Shutdown => f.write_str("Shutdown"),
             Step::Read(b) => write!(f, "Read({} bytes)", b.len()),
@@ -618,7 +620,7 @@ impl Session {
             // peer is owed never waits for the application to poll again
             if !self.broken && !self.write_blocked {
                 if !self.conn.poll_transmit().is_empty() {
-                    return Step::Write(self.conn.poll_transmit());
+                    return Step::Write(self.conn.poll_transmit_vectored());
                 }
                 if self.needs_flush {
                     return Step::Flush;

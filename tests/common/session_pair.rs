@@ -134,19 +134,21 @@ impl SessionPair {
                     end.ended = true;
                     return true;
                 }
-                Step::Write(buf) => {
+                Step::Write([first, then]) => {
                     if out.fin {
                         end.session.transport_error(Error::Misuse(
                             wsproto::session::Misuse::HandshakeOver,
                         ));
                     } else {
                         let room = window.saturating_sub(out.bytes.len());
-                        let n = room.min(buf.len());
+                        // As a vectored write: both runs, up to the room.
+                        let n = room.min(first.len() + then.len());
                         if n == 0 {
                             end.session.blocked(Io::Write);
                             continue;
                         }
-                        out.bytes.extend(&buf[..n]);
+                        let taken = first.iter().chain(then).take(n);
+                        out.bytes.extend(taken);
                         end.session.wrote(n);
                     }
                 }
