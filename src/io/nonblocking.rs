@@ -371,7 +371,18 @@ impl<T: PollIo> Inner<T> {
     /// task is the only one waiting on the connection, else the fan-out waker: a transport
     /// keeps one waker per direction, and a task must not take over one the other half waits on.
     fn turn(&self, cx: &mut Context<'_>, side: Side, turn: Turn, goal: Goal) -> Poll<Outcome> {
-        let mut s = self.lock();
+        self.turn_locked(self.lock(), cx, side, turn, goal)
+    }
+
+    /// [`turn`](Self::turn) with the session already locked.
+    fn turn_locked(
+        &self,
+        mut s: MutexGuard<'_, SessionIo<T>>,
+        cx: &mut Context<'_>,
+        side: Side,
+        turn: Turn,
+        goal: Goal,
+    ) -> Poll<Outcome> {
         if turn == Turn::Send && s.session.has_receiver() {
             if let Some(answer) = goal(&s.session) {
                 // Already there (a send with room in the queue): no turn needed.
@@ -425,10 +436,38 @@ impl<T: PollIo> Inner<T> {
 
     /// Queues a message. Wakes no one: the sender itself writes it out in `poll_flush`.
     fn start_send(&self, message: &Message, options: SendOptions) -> Result<(), Error> {
-        let mut s = self.lock();
+        Self::queue(&mut self.lock(), message, options)
+    }
+
+    fn queue(s: &mut SessionIo<T>, message: &Message, options: SendOptions) -> Result<(), Error> {
         // Time only matters to a Close (its timeout); sending data does not look at it.
         let now = if message.is_close() { s.now() } else { s.last };
         s.session.send_with(now, message, options)
+    }
+
+    /// `poll_ready`, `start_send` and `poll_flush` in one: queues `message` (taking it) once
+    /// there is room, then writes it out. With room in the queue (the common case) the
+    /// message is queued and written under one lock.
+    fn poll_send(
+        &self,
+        cx: &mut Context<'_>,
+        message: &mut Option<Message>,
+        options: SendOptions,
+    ) -> Poll<Result<(), Error>> {
+        let mut s = self.lock();
+        if let Some(m) = message.as_ref() {
+            if !(s.session.has_receiver() && s.session.can_send()) {
+                drop(s);
+                match self.send_turn(cx, sendable) {
+                    Poll::Ready(Ok(())) => {}
+                    other => return other,
+                }
+                s = self.lock();
+            }
+            Self::queue(&mut s, m, options)?;
+            *message = None;
+        }
+        self.send_turn_locked(s, cx, flushed)
     }
 
     /// Waits until everything queued is written.
@@ -438,7 +477,17 @@ impl<T: PollIo> Inner<T> {
 
     /// A send turn (the writer's side) until `goal` is reached.
     fn send_turn(&self, cx: &mut Context<'_>, goal: Goal) -> Poll<Result<(), Error>> {
-        match self.turn(cx, Side::Write, Turn::Send, goal) {
+        self.send_turn_locked(self.lock(), cx, goal)
+    }
+
+    /// [`send_turn`](Self::send_turn) with the session already locked.
+    fn send_turn_locked(
+        &self,
+        s: MutexGuard<'_, SessionIo<T>>,
+        cx: &mut Context<'_>,
+        goal: Goal,
+    ) -> Poll<Result<(), Error>> {
+        match self.turn_locked(s, cx, Side::Write, Turn::Send, goal) {
             Poll::Ready(Outcome::Goal(answer)) => Poll::Ready(answer),
             // Send turns deliver nothing: their end is a `Goal` too.
             Poll::Ready(_) => Poll::Ready(Err(closed())),
@@ -773,9 +822,8 @@ async fn send<T: PollIo>(
     message: Message,
     options: SendOptions,
 ) -> Result<(), Error> {
-    core::future::poll_fn(|cx| inner.poll_ready(cx)).await?;
-    inner.start_send(&message, options)?;
-    core::future::poll_fn(|cx| inner.poll_flush(cx)).await
+    let mut message = Some(message);
+    core::future::poll_fn(|cx| inner.poll_send(cx, &mut message, options)).await
 }
 
 async fn send_prepared<T: PollIo>(inner: &Inner<T>, frame: &PreparedFrame) -> Result<(), Error> {
