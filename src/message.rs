@@ -40,88 +40,118 @@ use crate::{CloseCode, Connection, Event, Instant, MessageKind, SendError, SendO
 /// assert_eq!(t.len(), 3);
 /// assert!(Utf8Bytes::try_from(vec![0xff]).is_err());
 /// ```
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Utf8Bytes(Arc<str>);
+#[derive(Clone)]
+pub struct Utf8Bytes(Text);
+
+/// Where the text lives.
+#[derive(Clone)]
+enum Text {
+    /// Made from a `&str` or an `Arc<str>`: one allocation holds count and text.
+    Str(Arc<str>),
+    /// A `String` kept as it came (not copied), or the string a [`MessageReader`] reuses for
+    /// the next text message once this one is dropped.
+    String(Arc<String>),
+}
 
 impl Utf8Bytes {
     /// The text.
     pub fn as_str(&self) -> &str {
-        &self.0
+        match &self.0 {
+            Text::Str(s) => s,
+            Text::String(s) => s,
+        }
     }
 
     /// The text as shared bytes, without copying.
     pub fn into_bytes(self) -> Bytes {
-        Bytes::from_owner(SharedStr(self.0))
-    }
-}
-
-/// `Arc<str>` as the owner of a `Bytes`.
-struct SharedStr(Arc<str>);
-
-impl AsRef<[u8]> for SharedStr {
-    fn as_ref(&self) -> &[u8] {
-        self.0.as_bytes()
+        Bytes::from_owner(self)
     }
 }
 
 impl Default for Utf8Bytes {
     fn default() -> Self {
-        Utf8Bytes(Arc::from(""))
+        Utf8Bytes::from("")
     }
 }
 
 impl Deref for Utf8Bytes {
     type Target = str;
     fn deref(&self) -> &str {
-        &self.0
+        self.as_str()
     }
 }
 
 impl AsRef<str> for Utf8Bytes {
     fn as_ref(&self) -> &str {
-        &self.0
+        self.as_str()
     }
 }
 
 impl AsRef<[u8]> for Utf8Bytes {
     fn as_ref(&self) -> &[u8] {
-        self.0.as_bytes()
+        self.as_str().as_bytes()
+    }
+}
+
+impl PartialEq for Utf8Bytes {
+    fn eq(&self, other: &Utf8Bytes) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Utf8Bytes {}
+
+impl PartialOrd for Utf8Bytes {
+    fn partial_cmp(&self, other: &Utf8Bytes) -> Option<core::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Utf8Bytes {
+    fn cmp(&self, other: &Utf8Bytes) -> core::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl core::hash::Hash for Utf8Bytes {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
     }
 }
 
 impl fmt::Debug for Utf8Bytes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.0, f)
+        fmt::Debug::fmt(self.as_str(), f)
     }
 }
 
 impl fmt::Display for Utf8Bytes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
 impl From<&str> for Utf8Bytes {
     fn from(s: &str) -> Self {
-        Utf8Bytes(Arc::from(s))
+        Utf8Bytes(Text::Str(Arc::from(s)))
     }
 }
 
 impl From<String> for Utf8Bytes {
     fn from(s: String) -> Self {
-        Utf8Bytes(Arc::from(s))
+        Utf8Bytes(Text::String(Arc::new(s)))
     }
 }
 
 impl From<&String> for Utf8Bytes {
     fn from(s: &String) -> Self {
-        Utf8Bytes(Arc::from(s.as_str()))
+        Utf8Bytes::from(s.as_str())
     }
 }
 
 impl From<Arc<str>> for Utf8Bytes {
     fn from(s: Arc<str>) -> Self {
-        Utf8Bytes(s)
+        Utf8Bytes(Text::Str(s))
     }
 }
 
@@ -157,25 +187,25 @@ impl TryFrom<Bytes> for Utf8Bytes {
 
 impl PartialEq<str> for Utf8Bytes {
     fn eq(&self, other: &str) -> bool {
-        &*self.0 == other
+        self.as_str() == other
     }
 }
 
 impl PartialEq<&str> for Utf8Bytes {
     fn eq(&self, other: &&str) -> bool {
-        &*self.0 == *other
+        self.as_str() == *other
     }
 }
 
 impl PartialEq<String> for Utf8Bytes {
     fn eq(&self, other: &String) -> bool {
-        *self.0 == **other
+        self.as_str() == other.as_str()
     }
 }
 
 impl PartialEq<Utf8Bytes> for &str {
     fn eq(&self, other: &Utf8Bytes) -> bool {
-        *self == &*other.0
+        *self == other.as_str()
     }
 }
 
@@ -378,13 +408,19 @@ impl Message {
     /// piece of this message was seen); otherwise data events become
     /// [`Message::Fragment`]s. [`MessageReader`] tracks `whole` for you.
     pub fn from_event(event: Event<'_>, whole: bool) -> Self {
-        Self::convert(event, whole, Bytes::copy_from_slice)
+        Self::convert(event, whole, Bytes::copy_from_slice, |d| Utf8Bytes::from(d))
     }
 
-    /// [`from_event`](Message::from_event), with the payload bytes copied by `copy`.
-    fn convert(event: Event<'_>, whole: bool, mut copy: impl FnMut(&[u8]) -> Bytes) -> Self {
+    /// [`from_event`](Message::from_event), with the payload bytes copied by `copy` and whole
+    /// text messages by `text`.
+    fn convert(
+        event: Event<'_>,
+        whole: bool,
+        mut copy: impl FnMut(&[u8]) -> Bytes,
+        text: impl FnOnce(&str) -> Utf8Bytes,
+    ) -> Self {
         match event {
-            Event::Text { data, fin: true } if whole => Message::Text(Utf8Bytes::from(data)),
+            Event::Text { data, fin: true } if whole => Message::Text(text(data)),
             Event::Binary { data, fin: true } if whole => Message::Binary(copy(data)),
             Event::Text { data, fin } => Message::Fragment(Fragment {
                 kind: MessageKind::Text,
@@ -488,11 +524,15 @@ impl From<Bytes> for Message {
 /// state. While the application keeps a message, later ones take the rest of its buffer, then
 /// a new buffer of their own size; a message never comes from a buffer over 64 KiB and four
 /// times its size, so a kept message pins little more than its own bytes.
-/// [`release_memory`](MessageReader::release_memory) gives the buffer back.
+/// Whole text messages work the same way with a string: once the application has dropped the
+/// last one, the next is copied into the same memory.
+/// [`release_memory`](MessageReader::release_memory) gives the buffers back.
 #[derive(Clone, Debug, Default)]
 pub struct MessageReader {
     in_message: bool,
     staging: BytesMut,
+    /// The last whole text message's string (shared with it while the application keeps it).
+    text: Option<Arc<String>>,
 }
 
 impl MessageReader {
@@ -501,6 +541,7 @@ impl MessageReader {
         MessageReader {
             in_message: false,
             staging: BytesMut::new(),
+            text: None,
         }
     }
 
@@ -512,7 +553,13 @@ impl MessageReader {
             _ => {}
         }
         let staging = &mut self.staging;
-        Message::convert(event, whole, |data| copy_into(staging, data))
+        let text = &mut self.text;
+        Message::convert(
+            event,
+            whole,
+            |data| copy_into(staging, data),
+            |data| text_into(text, data),
+        )
     }
 
     /// The next event of `conn`, owned; `Ok(None)` when there is none right now.
@@ -520,33 +567,62 @@ impl MessageReader {
         Ok(conn.poll_event()?.map(|event| self.convert(event)))
     }
 
-    /// Heap bytes of the reader's own buffer (not counting messages handed out).
+    /// Heap bytes of the reader's own buffers (not counting messages handed out).
     pub fn buffer_capacity(&self) -> usize {
-        self.staging.capacity()
+        let text = match &self.text {
+            Some(s) if Arc::strong_count(s) == 1 => s.capacity(),
+            _ => 0,
+        };
+        self.staging.capacity() + text
     }
 
-    /// Gives the reader's buffer back (messages handed out keep their bytes).
+    /// Gives the reader's buffers back (messages handed out keep their bytes).
     pub fn release_memory(&mut self) {
         self.staging = BytesMut::new();
+        self.text = None;
     }
+}
+
+/// A kept message never holds memory over 64 KiB and four times its own size.
+const PIN_LIMIT: usize = 64 * 1024;
+
+/// Whether a buffer of `capacity` is too large to hold a message of `len` bytes.
+fn pins_too_much(capacity: usize, len: usize) -> bool {
+    capacity > PIN_LIMIT && capacity / 4 > len
 }
 
 /// Copies `data` into `staging` and splits it off as a `Bytes`: the memory of earlier
 /// messages is reused once they are all dropped, else a buffer of this message's size is
-/// allocated. A small message never goes into a buffer over 64 KiB and 4 times its size (if
-/// the application kept it, it would pin all of that).
+/// allocated. A small message never goes into a buffer that pins too much (if the
+/// application kept it, it would pin all of that).
 fn copy_into(staging: &mut BytesMut, data: &[u8]) -> Bytes {
-    const PIN_LIMIT: usize = 64 * 1024;
     if data.is_empty() {
         return Bytes::new();
     }
     let reused = staging.try_reclaim(data.len());
-    let cap = staging.capacity();
-    if !reused || (cap > PIN_LIMIT && cap / 4 > data.len()) {
+    if !reused || pins_too_much(staging.capacity(), data.len()) {
         *staging = BytesMut::with_capacity(data.len());
     }
     staging.extend_from_slice(data);
     staging.split().freeze()
+}
+
+/// Copies a whole text message into the reader's string if the application has dropped the
+/// last message made of it (and it does not pin too much), else into a new one, which the
+/// reader keeps for the next message.
+fn text_into(slot: &mut Option<Arc<String>>, data: &str) -> Utf8Bytes {
+    if let Some(kept) = slot {
+        if let Some(s) = Arc::get_mut(kept) {
+            if !pins_too_much(s.capacity(), data.len()) {
+                s.clear();
+                s.push_str(data);
+                return Utf8Bytes(Text::String(kept.clone()));
+            }
+        }
+    }
+    let s = Arc::new(String::from(data));
+    *slot = Some(s.clone());
+    Utf8Bytes(Text::String(s))
 }
 
 #[cfg(test)]

@@ -154,3 +154,43 @@ fn received_payloads_reuse_the_readers_buffer() {
     r.release_memory();
     assert_eq!(r.buffer_capacity(), 0);
 }
+
+#[test]
+fn received_text_reuses_the_readers_string() {
+    let mut r = MessageReader::new();
+    let text = |r: &mut MessageReader, data: &str| match r.convert(Event::Text { data, fin: true })
+    {
+        Message::Text(t) => t,
+        other => panic!("{other:?}"),
+    };
+    let first = text(&mut r, "the first message, the longest");
+    let at = first.as_ptr();
+    drop(first);
+    // Dropped before the next one arrives (an echo): the same memory, nothing allocated.
+    for s in ["second", "a third, shorter than first", "é"] {
+        let again = text(&mut r, s);
+        assert_eq!(again.as_ptr(), at);
+        assert_eq!(again, s);
+    }
+    // Kept by the application: the next message gets a string of its own, and the kept one
+    // never changes.
+    let kept = text(&mut r, "kept");
+    let next = text(&mut r, "next");
+    assert_ne!(next.as_ptr(), kept.as_ptr());
+    assert_eq!((kept.as_str(), next.as_str()), ("kept", "next"));
+    drop((kept, next));
+    // After a large message, a small one does not pin the large string.
+    drop(text(&mut r, &"x".repeat(1 << 20)));
+    let small = text(&mut r, "small");
+    assert!(r.buffer_capacity() < 1024);
+    assert_eq!(small, "small");
+    drop(small);
+    r.release_memory();
+    assert_eq!(r.buffer_capacity(), 0);
+    // Equality, order and hashing look at the text, not at where it lives.
+    let owned = Utf8Bytes::from(String::from("same"));
+    let shared = Utf8Bytes::from("same");
+    assert_eq!(owned, shared);
+    assert_eq!(owned.cmp(&shared), core::cmp::Ordering::Equal);
+    assert_eq!(owned.clone().into_bytes(), shared.into_bytes());
+}
