@@ -270,6 +270,9 @@ struct Core {
     idle_since: Option<Instant>,
     /// Partial text is validated by `check_deferred`, not as it arrives.
     defer_checks: bool,
+    /// A single-frame data message shorter than this is lent from the input buffer (the
+    /// frame and message size limits; 0 when messages are streamed rather than assembled).
+    lend_below: usize,
 }
 
 impl Connection {
@@ -284,6 +287,14 @@ impl Connection {
         config: Config,
         extensions: Vec<Box<dyn Extension>>,
     ) -> Self {
+        let lend_below = if config.assemble_messages {
+            config
+                .max_frame_size
+                .min(config.max_message_size)
+                .saturating_add(1)
+        } else {
+            0
+        };
         let claimed_rsv = extensions
             .iter()
             .fold(0, |acc, e| acc | (e.rsv_bits() & 0b111));
@@ -318,6 +329,7 @@ impl Connection {
                 ping_sent: None,
                 idle_since: None,
                 defer_checks: false,
+                lend_below,
             },
         }
     }

@@ -21,9 +21,8 @@
 #[inline]
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
     let key = (u32::from_le_bytes(key).rotate_right(8 * (offset % 4) as u32)).to_le_bytes();
-    let k = u64::from_ne_bytes([
-        key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
-    ]);
+    // The key twice over, as a word in memory order (both halves alike: any endianness).
+    let k = u64::from(u32::from_ne_bytes(key)) * 0x1_0000_0001;
     let rest = if buf.len() >= 32 {
         // Four words per step: the loop the compiler turns into vector instructions.
         let mut blocks = buf.chunks_exact_mut(32);
