@@ -63,7 +63,7 @@ impl RecvBuf {
 
     /// Gives memory back: frees the buffers that are empty, and cuts a large input buffer that
     /// holds only the start of the next frame down to what it holds. Nothing lent is touched.
-    pub(crate) fn release_empty(&mut self) {
+    pub(crate) fn release_unused(&mut self) {
         if self.discard == 0 {
             if self.start == self.end {
                 self.data = Vec::new();
@@ -138,13 +138,33 @@ impl RecvBuf {
     /// Appends bytes from the peer. Memory already initialised is reused; new memory is written
     /// once by the copy, never zero-filled.
     pub(crate) fn push(&mut self, bytes: &[u8]) {
+        self.append(bytes, None);
+    }
+
+    /// Appends payload bytes from the peer unmasked with `key` (they start `offset` bytes into
+    /// their frame's payload): into reused memory in the same pass as the copy.
+    pub(crate) fn push_unmasked(&mut self, bytes: &[u8], key: [u8; 4], offset: usize) {
+        self.append(bytes, Some((key, offset)));
+    }
+
+    #[inline]
+    fn append(&mut self, bytes: &[u8], mask: Option<([u8; 4], usize)>) {
         self.make_room(bytes.len());
         let spare = self.data.len() - self.end;
         let (now, later) = bytes.split_at(spare.min(bytes.len()));
         if let Some(dst) = self.data.get_mut(self.end..self.end + now.len()) {
-            dst.copy_from_slice(now);
+            match mask {
+                Some((key, offset)) => copy_masked(dst, now, key, offset),
+                None => dst.copy_from_slice(now),
+            }
         }
-        self.data.extend_from_slice(later);
+        if !later.is_empty() {
+            let grown = self.data.len();
+            self.data.extend_from_slice(later);
+            if let (Some((key, offset)), Some(new)) = (mask, self.data.get_mut(grown..)) {
+                apply_mask(new, key, offset + now.len());
+            }
+        }
         self.end += bytes.len();
     }
 

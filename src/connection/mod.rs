@@ -404,7 +404,7 @@ impl Connection {
     /// ([`Extension::release_memory`]). They are allocated again when needed.
     pub fn release_buffers(&mut self) {
         self.buf.settle();
-        self.buf.release_empty();
+        self.buf.release_unused();
         self.core.tx.release_empty();
         self.core.enc_buf = Vec::new();
         if self.core.msg.is_none() && self.core.tx_msg.is_none() {
@@ -467,7 +467,8 @@ impl Connection {
         }
         self.core.note_rx(now);
         if self.core.accepts_input() {
-            self.buf.push(bytes);
+            let rest = self.core.push_payload(&mut self.buf, bytes);
+            self.buf.push(rest);
         }
     }
     /// Spare input capacity of at least `min` bytes to read the socket into directly; report

@@ -204,6 +204,26 @@ impl Core {
         })
     }
 
+    /// Bytes from the peer that continue the payload of the frame being lent, all of which so
+    /// far is here and unmasked: they are unmasked as they are copied in (one pass rather than
+    /// a copy now and an unmask in `lend_frame`). Returns the bytes after the payload.
+    #[inline]
+    pub(super) fn push_payload<'a>(&mut self, buf: &mut RecvBuf, bytes: &'a [u8]) -> &'a [u8] {
+        let Some(f) = &mut self.frame else {
+            return bytes;
+        };
+        let Some(key) = f.mask else {
+            return bytes;
+        };
+        if f.kind != FrameKind::Lend || f.unmasked != buf.available() {
+            return bytes;
+        }
+        let (payload, rest) = bytes.split_at((f.len - f.unmasked).min(bytes.len()));
+        buf.push_unmasked(payload, key, f.unmasked);
+        f.unmasked += payload.len();
+        rest
+    }
+
     /// Processes input until an event is ready or more input is needed.
     fn step(&mut self, buf: &mut RecvBuf) -> Result<Option<Ready>, Error> {
         if let Some(err) = self.pending_error.take() {
