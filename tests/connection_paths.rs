@@ -75,6 +75,9 @@ fn then_eof(mut evs: Vec<Ev>) -> Vec<Ev> {
     evs
 }
 
+/// Makes a fresh connection for each run.
+type MakeConn = dyn Fn() -> Connection;
+
 fn pattern(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 7 + i / 251) as u8).collect()
 }
@@ -128,7 +131,7 @@ fn whole_message_rules_are_the_general_paths() {
     let limited = || Connection::new(Role::Server, Config::new().max_frame_size(16));
     let small_msg = || Connection::new(Role::Server, Config::new().max_message_size(16));
     let streaming = || Connection::new(Role::Server, Config::new().assemble_messages(false));
-    let cases: Vec<(Box<dyn Fn() -> Connection>, Vec<u8>)> = vec![
+    let cases: Vec<(Box<MakeConn>, Vec<u8>)> = vec![
         (Box::new(server), bad_len),
         (Box::new(server), sframe(true, 2, b"unmasked")),
         (Box::new(client), cframe(true, 2, b"masked")),
