@@ -6,6 +6,8 @@
 
 use alloc::vec::Vec;
 
+use crate::frame::apply_mask;
+use crate::frame::mask::copy_masked;
 use crate::utf8::Utf8Carry;
 
 /// A connection holding a buffer larger than this arms its release timer
@@ -29,7 +31,7 @@ pub(crate) struct RecvBuf {
     /// Input bytes lent by the last event, consumed at the next [`RecvBuf::settle`].
     pub(crate) discard: usize,
     /// The message being reassembled or decoded.
-    pub(crate) msg: Vec<u8>,
+    pub(crate) msg: MsgBuf,
     /// Bytes at the front of `msg` lent by the last event, removed at the next settle.
     pub(crate) msg_drain: usize,
     /// A character split between streamed text frames (lent as a one-character chunk).
@@ -50,9 +52,7 @@ impl RecvBuf {
             self.end = 0;
         }
         if self.msg_drain != 0 {
-            let n = self.msg_drain.min(self.msg.len());
-            self.msg.copy_within(n.., 0);
-            self.msg.truncate(self.msg.len() - n);
+            self.msg.drain_front(self.msg_drain);
             self.msg_drain = 0;
         }
         if self.carry_lent {
@@ -63,7 +63,7 @@ impl RecvBuf {
 
     /// Gives memory back: frees the buffers that are empty, and cuts a large input buffer that
     /// holds only the start of the next frame down to what it holds. Nothing lent is touched.
-    pub(crate) fn release_empty(&mut self) {
+    pub(crate) fn release_unused(&mut self) {
         if self.discard == 0 {
             if self.start == self.end {
                 self.data = Vec::new();
@@ -76,7 +76,7 @@ impl RecvBuf {
             }
         }
         if self.msg.is_empty() && self.msg_drain == 0 {
-            self.msg = Vec::new();
+            self.msg = MsgBuf::default();
         }
     }
 
@@ -138,13 +138,33 @@ impl RecvBuf {
     /// Appends bytes from the peer. Memory already initialised is reused; new memory is written
     /// once by the copy, never zero-filled.
     pub(crate) fn push(&mut self, bytes: &[u8]) {
+        self.append(bytes, None);
+    }
+
+    /// Appends payload bytes from the peer unmasked with `key` (they start `offset` bytes into
+    /// their frame's payload): into reused memory in the same pass as the copy.
+    pub(crate) fn push_unmasked(&mut self, bytes: &[u8], key: [u8; 4], offset: usize) {
+        self.append(bytes, Some((key, offset)));
+    }
+
+    #[inline]
+    fn append(&mut self, bytes: &[u8], mask: Option<([u8; 4], usize)>) {
         self.make_room(bytes.len());
         let spare = self.data.len() - self.end;
         let (now, later) = bytes.split_at(spare.min(bytes.len()));
         if let Some(dst) = self.data.get_mut(self.end..self.end + now.len()) {
-            dst.copy_from_slice(now);
+            match mask {
+                Some((key, offset)) => copy_masked(dst, now, key, offset),
+                None => dst.copy_from_slice(now),
+            }
         }
-        self.data.extend_from_slice(later);
+        if !later.is_empty() {
+            let grown = self.data.len();
+            self.data.extend_from_slice(later);
+            if let (Some((key, offset)), Some(new)) = (mask, self.data.get_mut(grown..)) {
+                apply_mask(new, key, offset + now.len());
+            }
+        }
         self.end += bytes.len();
     }
 
@@ -179,6 +199,79 @@ impl RecvBuf {
     /// The larger of the two buffers' capacities.
     pub(crate) fn largest(&self) -> usize {
         self.data.capacity().max(self.msg.capacity())
+    }
+}
+
+/// The message buffer: `data[..len]` holds the message; the rest of `data` is initialised
+/// memory kept for the next bytes, so that a masked frame is unmasked while it is copied in
+/// (one pass, no zero-fill).
+#[derive(Debug, Default)]
+pub(crate) struct MsgBuf {
+    data: Vec<u8>,
+    len: usize,
+}
+
+impl MsgBuf {
+    /// The message so far.
+    #[inline]
+    pub(crate) fn bytes(&self) -> &[u8] {
+        self.data.get(..self.len).unwrap_or_default()
+    }
+
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    /// Appends a frame's payload bytes, unmasking them with `key` (the bytes start `offset`
+    /// bytes into the payload) in the same pass when the memory was initialised before.
+    #[inline]
+    pub(crate) fn extend(&mut self, bytes: &[u8], key: Option<[u8; 4]>, offset: usize) {
+        let end = self.len + bytes.len();
+        if let Some(dst) = self.data.get_mut(self.len..end) {
+            match key {
+                Some(key) => copy_masked(dst, bytes, key, offset),
+                None => dst.copy_from_slice(bytes),
+            }
+        } else {
+            // New memory: written once by the copy, then unmasked in place.
+            self.data.truncate(self.len);
+            self.data.extend_from_slice(bytes);
+            if let (Some(key), Some(new)) = (key, self.data.get_mut(self.len..)) {
+                apply_mask(new, key, offset);
+            }
+        }
+        self.len = end;
+    }
+
+    /// The buffer as a `Vec` holding just the message, for an extension to decode into.
+    pub(crate) fn vec(&mut self) -> &mut Vec<u8> {
+        self.data.truncate(self.len);
+        &mut self.data
+    }
+
+    /// After [`vec`](Self::vec): the message is what the `Vec` holds.
+    pub(crate) fn sync(&mut self) {
+        self.len = self.data.len();
+    }
+
+    /// Removes the first `n` bytes.
+    fn drain_front(&mut self, n: usize) {
+        let n = n.min(self.len);
+        self.data.copy_within(n..self.len, 0);
+        self.len -= n;
+    }
+
+    pub(crate) fn capacity(&self) -> usize {
+        self.data.capacity()
     }
 }
 

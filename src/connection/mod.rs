@@ -270,6 +270,9 @@ struct Core {
     idle_since: Option<Instant>,
     /// Partial text is validated by `check_deferred`, not as it arrives.
     defer_checks: bool,
+    /// A single-frame data message shorter than this is lent from the input buffer (the
+    /// frame and message size limits; 0 when messages are streamed rather than assembled).
+    lend_below: usize,
 }
 
 impl Connection {
@@ -284,6 +287,14 @@ impl Connection {
         config: Config,
         extensions: Vec<Box<dyn Extension>>,
     ) -> Self {
+        let lend_below = if config.assemble_messages {
+            config
+                .max_frame_size
+                .min(config.max_message_size)
+                .saturating_add(1)
+        } else {
+            0
+        };
         let claimed_rsv = extensions
             .iter()
             .fold(0, |acc, e| acc | (e.rsv_bits() & 0b111));
@@ -318,6 +329,7 @@ impl Connection {
                 ping_sent: None,
                 idle_since: None,
                 defer_checks: false,
+                lend_below,
             },
         }
     }
@@ -392,7 +404,7 @@ impl Connection {
     /// ([`Extension::release_memory`]). They are allocated again when needed.
     pub fn release_buffers(&mut self) {
         self.buf.settle();
-        self.buf.release_empty();
+        self.buf.release_unused();
         self.core.tx.release_empty();
         self.core.enc_buf = Vec::new();
         if self.core.msg.is_none() && self.core.tx_msg.is_none() {
@@ -455,7 +467,8 @@ impl Connection {
         }
         self.core.note_rx(now);
         if self.core.accepts_input() {
-            self.buf.push(bytes);
+            let rest = self.core.push_payload(&mut self.buf, bytes);
+            self.buf.push(rest);
         }
     }
     /// Spare input capacity of at least `min` bytes to read the socket into directly; report

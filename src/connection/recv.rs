@@ -56,13 +56,16 @@ impl From<crate::utf8::Invalid> for ProtocolError {
 pub(super) fn poll_event(conn: &mut Connection) -> Result<Option<Event<'_>>, Error> {
     let Connection { buf, core } = conn;
     buf.settle();
-    let ready = match core.step(buf) {
-        Ok(Some(ready)) => ready,
-        Err(e) => {
-            core.error_reported = true;
-            return Err(e);
-        }
-        Ok(None) => return Ok(None),
+    let ready = match core.whole_message(buf) {
+        Some(ready) => ready,
+        None => match core.step(buf) {
+            Ok(Some(ready)) => ready,
+            Err(e) => {
+                core.error_reported = true;
+                return Err(e);
+            }
+            Ok(None) => return Ok(None),
+        },
     };
     let event = lend(buf, core, ready);
     if event.is_err() {
@@ -71,13 +74,43 @@ pub(super) fn poll_event(conn: &mut Connection) -> Result<Option<Event<'_>>, Err
     event
 }
 
+/// A header with a 7-bit or (minimally encoded) 16-bit length and the mask bit `masked`, all
+/// arrived: its first byte, payload length, masking key and length. `None` for any other
+/// header, which the general path (`FrameHeader::parse`) handles.
+#[inline(always)]
+fn short_header(input: &[u8], masked: bool) -> Option<(u8, usize, Option<[u8; 4]>, usize)> {
+    let [b0, b1, rest @ ..] = input else {
+        return None;
+    };
+    if (*b1 & 0x80 != 0) != masked {
+        return None;
+    }
+    let (len, rest, header) = match *b1 & 0x7F {
+        127 => return None,
+        126 => {
+            let (ext, rest) = rest.split_first_chunk::<2>()?;
+            let len = usize::from(u16::from_be_bytes(*ext));
+            if len < 126 {
+                return None;
+            }
+            (len, rest, 4)
+        }
+        short => (usize::from(short), rest, 2),
+    };
+    if !masked {
+        return Some((*b0, len, None, header));
+    }
+    let key = *rest.first_chunk::<4>()?;
+    Some((*b0, len, Some(key), header + 4))
+}
+
 fn slice(buf: &RecvBuf, src: Src) -> &[u8] {
     match src {
         Src::Input { off, len } => {
             let from = buf.start + off;
             buf.data.get(from..from + len).unwrap_or_default()
         }
-        Src::Msg(len) => buf.msg.get(..len).unwrap_or_default(),
+        Src::Msg(len) => buf.msg.bytes().get(..len).unwrap_or_default(),
         Src::Carry => buf.carry.as_bytes(),
     }
 }
@@ -133,6 +166,64 @@ fn parse_close(payload: &[u8]) -> Result<CloseCode, ProtocolError> {
 }
 
 impl Core {
+    /// The common case in short: between messages on an open connection, a single-frame text
+    /// or binary message (FIN, no RSV bit, masked as our role requires, a 7- or 16-bit length
+    /// within the limits) that has arrived whole. Lends it as [`step`](Self::step) would;
+    /// anything else is left untouched for `step`.
+    #[inline(always)]
+    fn whole_message(&mut self, buf: &mut RecvBuf) -> Option<Ready> {
+        if self.frame.is_some()
+            || self.msg.is_some()
+            || self.rx_mode != RxMode::Normal
+            || self.rx_fail.is_some()
+            || self.pending_error.is_some()
+            || self.tx.pongs.len() > self.config.max_pending_pongs
+        {
+            return None;
+        }
+        let (b0, len, key, header) = short_header(buf.input(), self.role == Role::Server)?;
+        let text = match b0 {
+            0x81 => true,
+            0x82 => false,
+            _ => return None,
+        };
+        if len >= self.lend_below || buf.available() - header < len {
+            return None;
+        }
+        buf.consume(header);
+        if let (Some(key), Some(payload)) = (key, buf.input_mut().get_mut(..len)) {
+            apply_mask(payload, key, 0);
+        }
+        buf.discard = len;
+        self.note_activity();
+        let src = Src::Input { off: 0, len };
+        Some(if text {
+            Ready::Text { src, fin: true }
+        } else {
+            Ready::Binary { src, fin: true }
+        })
+    }
+
+    /// Bytes from the peer that continue the payload of the frame being lent, all of which so
+    /// far is here and unmasked: they are unmasked as they are copied in (one pass rather than
+    /// a copy now and an unmask in `lend_frame`). Returns the bytes after the payload.
+    #[inline]
+    pub(super) fn push_payload<'a>(&mut self, buf: &mut RecvBuf, bytes: &'a [u8]) -> &'a [u8] {
+        let Some(f) = &mut self.frame else {
+            return bytes;
+        };
+        let Some(key) = f.mask else {
+            return bytes;
+        };
+        if f.kind != FrameKind::Lend || f.unmasked != buf.available() {
+            return bytes;
+        }
+        let (payload, rest) = bytes.split_at((f.len - f.unmasked).min(bytes.len()));
+        buf.push_unmasked(payload, key, f.unmasked);
+        f.unmasked += payload.len();
+        rest
+    }
+
     /// Processes input until an event is ready or more input is needed.
     fn step(&mut self, buf: &mut RecvBuf) -> Result<Option<Ready>, Error> {
         if let Some(err) = self.pending_error.take() {
@@ -429,7 +520,7 @@ impl Core {
         if let Some(m) = &mut self.msg {
             let pending = buf.msg.len() > m.checked && buf.msg_drain == 0;
             if m.kind == MessageKind::Text && self.config.assemble_messages && pending {
-                m.checked += valid_prefix(buf.msg.get(m.checked..).unwrap_or_default())?;
+                m.checked += valid_prefix(buf.msg.bytes().get(m.checked..).unwrap_or_default())?;
             }
         }
         Ok(())
@@ -469,101 +560,155 @@ impl Core {
         Ok(Flow::NeedMore)
     }
 
-    /// Appends (or decodes) what has arrived of the frame to the message buffer.
+    /// Appends (or decodes) what has arrived of the frame to the message buffer, then of the
+    /// continuation frames right after it: the message record is carried through them.
     fn copy_frame(&mut self, mut f: RxFrame, buf: &mut RecvBuf) -> Result<Flow, ProtocolError> {
         let Some(mut m) = self.msg else {
             self.frame = None;
             return Ok(Flow::Continue);
         };
-        let avail = buf.available().min(f.len - f.done);
-        let last = f.done + avail == f.len;
-        if avail == 0 && !last {
-            self.frame = Some(f);
-            return Ok(Flow::NeedMore);
-        }
-        let fin = last && f.fin;
-        let from = buf.start;
-        let piece = buf.data.get_mut(from..from + avail).unwrap_or_default();
-        if let Some(key) = f.mask {
-            apply_mask(piece, key, f.done);
-        }
-        let ext = m.ext.and_then(|i| self.extensions.get_mut(i));
-        match ext {
-            Some(e) => {
-                // Stored before anything can fail, so that the rest of the frame is skipped.
+        loop {
+            let avail = buf.available().min(f.len - f.done);
+            let last = f.done + avail == f.len;
+            if avail == 0 && !last {
                 self.frame = Some(f);
-                let budget = self
-                    .config
-                    .max_message_size
-                    .saturating_sub(m.charged)
-                    .saturating_sub(m.decoded);
-                let max_len = buf.msg.len().saturating_add(budget);
-                let before = buf.msg.len();
-                e.decode(piece, fin, &mut buf.msg, max_len)
-                    .map_err(ProtocolError::Extension)?;
-                if buf.msg.len() > max_len {
-                    return Err(ProtocolError::MessageTooLarge);
-                }
-                m.decoded += buf.msg.len().saturating_sub(before);
+                self.msg = Some(m);
+                return Ok(Flow::NeedMore);
             }
-            None => buf.msg.extend_from_slice(piece),
-        }
-        buf.consume(avail);
-        f.done += avail;
-        self.frame = if last { None } else { Some(f) };
-        let text = m.kind == MessageKind::Text;
-        let streaming = !self.config.assemble_messages;
-        let mut invalid = false;
-        // A whole message is validated once, when lent; the pieces before its end only to
-        // fail fast (with deferred checks, once the driver is about to wait). Streamed text is
-        // lent piece by piece, so each piece is checked as it comes.
-        let check_now = streaming || (!fin && !self.defer_checks);
-        if text && check_now && buf.msg.len() > m.checked {
-            match valid_prefix(buf.msg.get(m.checked..).unwrap_or_default()) {
-                Ok(n) => m.checked += n,
-                Err(e) if streaming => {
-                    m.checked += e.valid_up_to;
-                    invalid = true;
+            let fin = last && f.fin;
+            let from = buf.start;
+            let piece = buf.data.get_mut(from..from + avail).unwrap_or_default();
+            let ext = m.ext.and_then(|i| self.extensions.get_mut(i));
+            match ext {
+                Some(e) => {
+                    // Stored before anything can fail, so that the rest of the frame is skipped.
+                    self.frame = Some(f);
+                    if let Some(key) = f.mask {
+                        apply_mask(piece, key, f.done);
+                    }
+                    let budget = self
+                        .config
+                        .max_message_size
+                        .saturating_sub(m.charged)
+                        .saturating_sub(m.decoded);
+                    let before = buf.msg.len();
+                    let max_len = before.saturating_add(budget);
+                    let out = buf.msg.vec();
+                    let decoded = e.decode(piece, fin, out, max_len);
+                    buf.msg.sync();
+                    decoded.map_err(ProtocolError::Extension)?;
+                    if buf.msg.len() > max_len {
+                        return Err(ProtocolError::MessageTooLarge);
+                    }
+                    m.decoded += buf.msg.len().saturating_sub(before);
                 }
-                Err(e) => return Err(e.into()),
+                // Unmasked as it is copied.
+                None => buf.msg.extend(piece, f.mask, f.done),
             }
-        }
-        let total = buf.msg.len();
-        if text && streaming && fin && m.checked != total {
-            invalid = true;
-        }
-        if invalid {
-            // Streaming: lend the valid text before the error, as it came in wire order.
-            if m.checked == 0 || !streaming {
-                return Err(ProtocolError::InvalidUtf8);
-            }
-            self.rx_fail = Some(ProtocolError::InvalidUtf8);
-            let deliver = m.checked;
-            m.checked = 0;
-            buf.msg_drain = deliver;
-            self.msg = Some(m);
-            return Ok(Flow::Ready(data_ready(m.kind, Src::Msg(deliver), false)));
-        }
-        if fin {
-            self.msg = None;
-            self.note_activity();
-            buf.msg_drain = total;
-            return Ok(Flow::Ready(data_ready(m.kind, Src::Msg(total), true)));
-        }
-        if !self.config.assemble_messages {
-            // Streaming a decoded message: lend what is complete.
-            let deliver = if text { m.checked } else { total };
-            if deliver > 0 {
-                if text {
-                    m.checked = 0;
+            buf.consume(avail);
+            f.done += avail;
+            self.frame = if last { None } else { Some(f) };
+            let text = m.kind == MessageKind::Text;
+            let streaming = !self.config.assemble_messages;
+            let mut invalid = false;
+            // A whole message is validated once, when lent; the pieces before its end only to
+            // fail fast (with deferred checks, once the driver is about to wait). Streamed text
+            // is lent piece by piece, so each piece is checked as it comes.
+            let check_now = streaming || (!fin && !self.defer_checks);
+            if text && check_now && buf.msg.len() > m.checked {
+                match valid_prefix(buf.msg.bytes().get(m.checked..).unwrap_or_default()) {
+                    Ok(n) => m.checked += n,
+                    Err(e) if streaming => {
+                        m.checked += e.valid_up_to;
+                        invalid = true;
+                    }
+                    Err(e) => return Err(e.into()),
                 }
+            }
+            let total = buf.msg.len();
+            if text && streaming && fin && m.checked != total {
+                invalid = true;
+            }
+            if invalid {
+                // Streaming: lend the valid text before the error, as it came in wire order.
+                if m.checked == 0 || !streaming {
+                    return Err(ProtocolError::InvalidUtf8);
+                }
+                self.rx_fail = Some(ProtocolError::InvalidUtf8);
+                let deliver = m.checked;
+                m.checked = 0;
                 buf.msg_drain = deliver;
                 self.msg = Some(m);
                 return Ok(Flow::Ready(data_ready(m.kind, Src::Msg(deliver), false)));
             }
+            if fin {
+                self.msg = None;
+                self.note_activity();
+                buf.msg_drain = total;
+                return Ok(Flow::Ready(data_ready(m.kind, Src::Msg(total), true)));
+            }
+            if streaming {
+                // Streaming a decoded message: lend what is complete.
+                let deliver = if text { m.checked } else { total };
+                if deliver > 0 {
+                    if text {
+                        m.checked = 0;
+                    }
+                    buf.msg_drain = deliver;
+                    self.msg = Some(m);
+                    return Ok(Flow::Ready(data_ready(m.kind, Src::Msg(deliver), false)));
+                }
+            }
+            if !last {
+                self.msg = Some(m);
+                return Ok(Flow::NeedMore);
+            }
+            // The frame is done and the message is not: on to the next frame here if it is
+            // a continuation that passes every rule.
+            match self.continuation(&mut m, buf) {
+                Some(next) => f = next,
+                None => {
+                    self.msg = Some(m);
+                    return Ok(Flow::Continue);
+                }
+            }
         }
-        self.msg = Some(m);
-        Ok(if last { Flow::Continue } else { Flow::NeedMore })
+    }
+
+    /// The next frame, if it is one that [`classify`](Self::classify) makes a copied
+    /// continuation of `m` without error (open connection, no RSV bit, masked as our role
+    /// requires, a 7- or 16-bit length within the limits): its header is consumed and `m`
+    /// counts it. Anything else is left for `next_header`.
+    #[inline(always)]
+    fn continuation(&self, m: &mut RxMsg, buf: &mut RecvBuf) -> Option<RxFrame> {
+        if self.rx_mode != RxMode::Normal {
+            return None;
+        }
+        let (b0, len, mask, header) = short_header(buf.input(), self.role == Role::Server)?;
+        if b0 & 0x7F != 0 || len > self.config.max_frame_size {
+            return None;
+        }
+        let fragments = m.fragments + 1;
+        let mut charged = m.charged.saturating_add(FRAGMENT_OVERHEAD);
+        if m.ext.is_none() {
+            charged = charged.saturating_add(len);
+        }
+        if fragments > self.config.max_fragments || charged > self.config.max_message_size {
+            return None;
+        }
+        buf.consume(header);
+        m.fragments = fragments;
+        m.charged = charged;
+        Some(RxFrame {
+            opcode: OpCode::Continuation,
+            fin: b0 & 0x80 != 0,
+            mask,
+            kind: FrameKind::Copy,
+            len,
+            done: 0,
+            unmasked: 0,
+            checked: 0,
+        })
     }
 
     /// Streaming without extension: lend pieces straight from the input buffer.

@@ -21,9 +21,8 @@
 #[inline]
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
     let key = (u32::from_le_bytes(key).rotate_right(8 * (offset % 4) as u32)).to_le_bytes();
-    let k = u64::from_ne_bytes([
-        key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
-    ]);
+    // The key twice over, as a word in memory order (both halves alike: any endianness).
+    let k = u64::from(u32::from_ne_bytes(key)) * 0x1_0000_0001;
     let rest = if buf.len() >= 32 {
         // Four words per step: the loop the compiler turns into vector instructions.
         let mut blocks = buf.chunks_exact_mut(32);
@@ -41,6 +40,48 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
         xor_word(word, k);
     }
     naive(words.into_remainder(), key);
+}
+
+/// Copies `src` into `dst` XORed with the masking `key`, as [`apply_mask`] would unmask it at
+/// `offset`: the copy and the unmask in one pass. Copies as many bytes as the shorter of the
+/// two holds.
+#[inline]
+pub(crate) fn copy_masked(dst: &mut [u8], src: &[u8], key: [u8; 4], offset: usize) {
+    let key = (u32::from_le_bytes(key).rotate_right(8 * (offset % 4) as u32)).to_le_bytes();
+    let k = u64::from(u32::from_ne_bytes(key)) * 0x1_0000_0001;
+    let n = dst.len().min(src.len());
+    let (dst, src) = (
+        dst.get_mut(..n).unwrap_or_default(),
+        src.get(..n).unwrap_or_default(),
+    );
+    let mut dst = dst.chunks_exact_mut(32);
+    let mut src = src.chunks_exact(32);
+    for (d, s) in (&mut dst).zip(&mut src) {
+        if let (Ok(d), Ok(s)) = (<&mut [u8; 32]>::try_from(d), <&[u8; 32]>::try_from(s)) {
+            let mut block = *s;
+            for word in block.chunks_exact_mut(8) {
+                xor_word(word, k);
+            }
+            *d = block;
+        }
+    }
+    let mut dst = dst.into_remainder().chunks_exact_mut(8);
+    let mut src = src.remainder().chunks_exact(8);
+    for (d, s) in (&mut dst).zip(&mut src) {
+        copy_word(d, s, k);
+    }
+    let tail = dst.into_remainder().iter_mut().zip(src.remainder());
+    for ((d, s), k) in tail.zip(key.iter().cycle()) {
+        *d = s ^ k;
+    }
+}
+
+/// One 8-byte word of [`copy_masked`].
+#[inline(always)]
+fn copy_word(dst: &mut [u8], src: &[u8], k: u64) {
+    if let (Ok(d), Ok(s)) = (<&mut [u8; 8]>::try_from(dst), <&[u8; 8]>::try_from(src)) {
+        *d = (u64::from_ne_bytes(*s) ^ k).to_ne_bytes();
+    }
 }
 
 /// XORs one 8-byte word with the repeated key.
@@ -70,6 +111,23 @@ pub fn apply_mask_naive(buf: &mut [u8], key: [u8; 4], offset: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn copy_masked_equals_naive() {
+        let key = [0x12, 0x34, 0x56, 0xF8];
+        for len in 0..100 {
+            for offset in 0..9 {
+                let src: std::vec::Vec<u8> = (0..len as u8).map(|i| i.wrapping_mul(37)).collect();
+                let mut expected = src.clone();
+                apply_mask_naive(&mut expected, key, offset);
+                // A longer destination keeps its bytes past the copy.
+                let mut dst = std::vec![0xAA; len + 3];
+                copy_masked(&mut dst, &src, key, offset);
+                assert_eq!(&dst[..len], &expected[..], "len {len} offset {offset}");
+                assert_eq!(&dst[len..], &[0xAA; 3], "len {len} offset {offset}");
+            }
+        }
+    }
 
     #[test]
     fn equals_naive() {
