@@ -171,7 +171,8 @@ impl Config {
     /// is called), as [`Connection::release_buffers`](crate::Connection::release_buffers) does.
     /// The connection reports the deadline through
     /// [`Connection::poll_timeout`](crate::Connection::poll_timeout) only while it holds such a
-    /// buffer. `Some(Duration::ZERO)` frees them at the first timer call after each message;
+    /// buffer that is not in use (a send queue with bytes still to write is not released, and
+    /// arms no timer). `Some(Duration::ZERO)` frees them at the first timer call after each message;
     /// `None` never frees them on its own.
     pub const fn release_buffers_after(mut self, after: Option<Duration>) -> Self {
         self.release_buffers_after = after;

@@ -97,10 +97,11 @@ pub trait Extension: Send + fmt::Debug {
 
     // ---- memory (called by the connection) ----
 
-    /// Heap bytes this extension holds between messages (e.g. compression state). The
-    /// connection counts it in [`Connection::memory`](crate::Connection::memory) and arms its
-    /// release timer ([`Config::release_buffers_after`](crate::Config::release_buffers_after))
-    /// while it is large. Default 0.
+    /// Heap bytes this extension holds between messages that
+    /// [`release_memory`](Extension::release_memory) would free (state that must persist does
+    /// not count). The connection arms its release timer
+    /// ([`Config::release_buffers_after`](crate::Config::release_buffers_after)) while it is
+    /// large. Default 0.
     fn memory(&self) -> usize {
         0
     }

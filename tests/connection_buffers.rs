@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use core::time::Duration;
-use wsproto::{Config, Connection, MessageKind, Role, SendOptions};
+use wsproto::{Config, Connection, Instant, MessageKind, Role, SendOptions};
 
 #[test]
 fn streaming_delivers_partial_frames() {
@@ -129,4 +129,28 @@ fn buffers_are_kept_without_a_release_period() {
     assert!(pair.server.buffer_capacity() > 1 << 20);
     pair.server.release_buffers();
     assert_eq!(pair.server.buffer_capacity(), 0);
+}
+
+/// A large send queue the peer does not read is in use, not idle: no release timer is armed
+/// for it (a deadline that releases nothing and stays due would have the driver call
+/// `handle_timeout` again at once, forever: found by the `session` fuzz target). Once the
+/// bytes are written it is released a period after the last message.
+#[test]
+fn memory_in_use_arms_no_timer() {
+    let mut s = Connection::new(Role::Server, Config::new());
+    let start = Instant::ZERO;
+    s.handle_timeout(start);
+    s.send_binary(&vec![7; 200 * 1024]).unwrap();
+    assert_eq!(s.poll_timeout(), None, "the queue holds bytes to write");
+    let later = start + Duration::from_secs(60);
+    s.handle_timeout(later);
+    assert_eq!(s.poll_timeout(), None);
+    let n = s.poll_transmit().len();
+    s.advance_transmit(n);
+    assert!(s.poll_transmit().is_empty());
+    // Written out: the empty queue is released 5 s after the message was queued, so at once.
+    assert_eq!(s.poll_timeout(), Some(start + Duration::from_secs(5)));
+    s.handle_timeout(later);
+    assert_eq!(s.poll_timeout(), None);
+    assert!(s.buffer_capacity() < 1024, "{}", s.buffer_capacity());
 }

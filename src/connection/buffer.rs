@@ -64,20 +64,39 @@ impl RecvBuf {
     /// Gives memory back: frees the buffers that are empty, and cuts a large input buffer that
     /// holds only the start of the next frame down to what it holds. Nothing lent is touched.
     pub(crate) fn release_unused(&mut self) {
-        if self.discard == 0 {
+        if self.input_unused() {
             if self.start == self.end {
                 self.data = Vec::new();
                 self.start = 0;
                 self.end = 0;
-            } else if self.available().saturating_mul(4) <= self.data.capacity() {
+            } else {
                 self.compact();
                 self.data.truncate(self.end.max(MIN_GROW));
                 self.data.shrink_to_fit();
             }
         }
-        if self.msg.is_empty() && self.msg_drain == 0 {
+        if self.msg_unused() {
             self.msg = MsgBuf::default();
         }
+    }
+
+    /// Whether [`release_unused`](Self::release_unused) would give back a buffer of more
+    /// than `limit` bytes.
+    #[inline]
+    pub(crate) fn can_release_above(&self, limit: usize) -> bool {
+        (self.data.capacity() > limit && self.input_unused())
+            || (self.msg.capacity() > limit && self.msg_unused())
+    }
+
+    /// The input buffer is mostly unused: nothing lent from it, and what it holds fills at
+    /// most a quarter of it.
+    fn input_unused(&self) -> bool {
+        self.discard == 0 && self.available().saturating_mul(4) <= self.data.capacity()
+    }
+
+    /// The message buffer holds nothing.
+    fn msg_unused(&self) -> bool {
+        self.msg.is_empty() && self.msg_drain == 0
     }
 
     /// Unprocessed input.
@@ -194,11 +213,6 @@ impl RecvBuf {
     /// Heap bytes held (capacity).
     pub(crate) fn capacity(&self) -> usize {
         self.data.capacity() + self.msg.capacity()
-    }
-
-    /// The larger of the two buffers' capacities.
-    pub(crate) fn largest(&self) -> usize {
-        self.data.capacity().max(self.msg.capacity())
     }
 }
 

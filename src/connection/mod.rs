@@ -268,6 +268,9 @@ struct Core {
     last_rx: Option<Instant>,
     ping_sent: Option<Instant>,
     idle_since: Option<Instant>,
+    /// When buffers were last released: memory still in use then (bytes waiting to be
+    /// written) is tried again a period later, not at once.
+    released_at: Option<Instant>,
     /// Partial text is validated by `check_deferred`, not as it arrives.
     defer_checks: bool,
     /// A single-frame data message shorter than this is lent from the input buffer (the
@@ -328,6 +331,7 @@ impl Connection {
                 last_rx: None,
                 ping_sent: None,
                 idle_since: None,
+                released_at: None,
                 defer_checks: false,
                 lend_below,
             },
@@ -407,7 +411,7 @@ impl Connection {
         self.buf.release_unused();
         self.core.tx.release_empty();
         self.core.enc_buf = Vec::new();
-        if self.core.msg.is_none() && self.core.tx_msg.is_none() {
+        if self.core.between_messages() {
             for e in &mut self.core.extensions {
                 e.release_memory();
             }
@@ -415,25 +419,35 @@ impl Connection {
     }
 
     /// When the memory held while idle is to be given back: [`Config::release_buffers_after`]
-    /// after the last data message, while a buffer or an extension holds more than 64 KiB.
+    /// after the last data message (or after the last release), while a buffer or an
+    /// extension holds more than 64 KiB that [`release_buffers`](Self::release_buffers) would
+    /// free.
     #[inline]
     fn release_deadline(&self) -> Option<Instant> {
         if !self.holds_large_memory() {
             return None;
         }
-        Some(self.core.idle_since? + self.core.config.release_buffers_after?)
+        let since = match (self.core.idle_since?, self.core.released_at) {
+            (idle, Some(released)) => idle.max(released),
+            (idle, None) => idle,
+        };
+        Some(since + self.core.config.release_buffers_after?)
     }
 
-    /// Whether a buffer or an extension holds more than 64 KiB (checked on every
-    /// `poll_timeout`, so the common answer, no, costs a few loads).
+    /// Whether a buffer or an extension holds more than 64 KiB that
+    /// [`release_buffers`](Self::release_buffers) would free: memory in use (bytes waiting to
+    /// be written, a message being received) does not count, so no timer fires in vain
+    /// (checked on every `poll_timeout`, so the common answer, no, costs a few loads).
     #[inline]
     fn holds_large_memory(&self) -> bool {
         let c = &self.core;
         let limit = buffer::SHRINK_ABOVE;
-        self.buf.largest() > limit
-            || c.tx.out.capacity() > limit
+        self.buf.can_release_above(limit)
+            || c.tx.can_release_above(limit)
             || c.enc_buf.capacity() > limit
-            || (!c.extensions.is_empty() && c.extensions.iter().any(|e| e.memory() > limit))
+            || (!c.extensions.is_empty()
+                && c.between_messages()
+                && c.extensions.iter().any(|e| e.memory() > limit))
     }
 
     /// Defer the fail-fast checks of partial text to [`check_deferred`](Self::check_deferred).
@@ -502,6 +516,9 @@ impl Connection {
         self.core.handle_timeout(now, &mut self.buf);
         if self.release_deadline().is_some_and(|t| now >= t) {
             self.release_buffers();
+            // What is still held is in use: the next try is a period later (a deadline left
+            // in the past would have the driver call again at once, forever).
+            self.core.released_at = Some(now);
         }
     }
 

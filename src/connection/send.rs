@@ -229,9 +229,21 @@ impl TxQueue {
         self.written + self.buffered() as u64
     }
 
+    /// Nothing waits to be written.
+    fn is_empty(&self) -> bool {
+        self.buffered() == 0
+    }
+
+    /// Whether [`release_empty`](Self::release_empty) would give back more than `limit`
+    /// bytes.
+    #[inline]
+    pub(super) fn can_release_above(&self, limit: usize) -> bool {
+        self.out.capacity() > limit && self.is_empty()
+    }
+
     /// Frees the queue's memory if it is empty.
     pub(super) fn release_empty(&mut self) {
-        if self.buffered() == 0 {
+        if self.is_empty() {
             self.out = Vec::new();
             self.pos = 0;
             self.shared = VecDeque::new();
@@ -243,6 +255,11 @@ impl TxQueue {
 }
 
 impl Core {
+    /// No message is being received or sent: extensions may drop per-message state.
+    pub(super) fn between_messages(&self) -> bool {
+        self.msg.is_none() && self.tx_msg.is_none()
+    }
+
     /// Records the latest time passed in; the first one starts the timers.
     pub(super) fn tick(&mut self, now: Instant) {
         let now = match self.now {
