@@ -111,6 +111,8 @@ impl Compressor {
             return Ok(());
         }
         let start = out.len();
+        let forget = end_message && self.forget;
+        let flush = if forget { Flush::Full } else { Flush::Sync };
         if let Some(window) = self.window {
             // Feed at most up to the next window boundary, then empty the dictionary.
             while !input.is_empty() {
@@ -123,12 +125,11 @@ impl Compressor {
                 self.since_reset = if boundary { 0 } else { self.since_reset + take };
                 input = rest;
             }
+            self.inner.feed(&[], flush, out)?;
         } else {
-            self.inner.feed(input, Flush::None, out)?;
+            // One call: the engine sees all the input with the flush that ends it.
+            self.inner.feed(input, flush, out)?;
         }
-        let forget = end_message && self.forget;
-        let flush = if forget { Flush::Full } else { Flush::Sync };
-        self.inner.feed(&[], flush, out)?;
         if forget {
             self.since_reset = 0;
         }
