@@ -4,10 +4,14 @@
 //! so context takeover sees realistic (similar, not identical) history. Figures are recorded in
 //! docs/performance.md. Run with `cargo bench --bench deflate`.
 //!
+//! Groups `deflate` and `deflate-2k` measure wsproto with the backend of the build:
+//! miniz_oxide by default; with `--features zlib-rs` they are named `deflate-zlib-rs` and
+//! `deflate-2k-zlib-rs` (so criterion keeps the two backends' baselines apart).
+//!
 //! Group `engines`: the same messages through the raw engines, with no WebSocket layer:
-//! miniz_oxide (our backend), zlib-rs and C zlib (flate2 over the system's libz), each
-//! sync-flushing every message into a buffer allocated once, as permessage-deflate does with
-//! context takeover. Its decompress figures are the "plain inflate limit" our extension's
+//! miniz_oxide (our default backend), zlib-rs (the `zlib-rs` feature's) and C zlib (flate2
+//! over the system's libz), each sync-flushing every message into a buffer allocated once, as
+//! permessage-deflate does with context takeover. Its decompress figures are the "plain inflate limit" our extension's
 //! decode is compared with.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
@@ -19,6 +23,13 @@ use wsproto::extension::{ExtensionParam, RSV1};
 #[path = "common/json.rs"]
 mod json;
 use json::json_like;
+
+/// The suffix of the wsproto groups: which backend this build's permessage-deflate uses.
+const BACKEND: &str = if cfg!(feature = "zlib-rs") {
+    "-zlib-rs"
+} else {
+    ""
+};
 
 const LEN: usize = 64 * 1024;
 const COUNT: usize = 16;
@@ -112,14 +123,14 @@ fn compress_all(ext: &mut PerMessageDeflate, msgs: &[Vec<u8>]) -> Vec<Vec<u8>> {
 
 fn bench(c: &mut Criterion) {
     let msgs: Vec<Vec<u8>> = (0..COUNT as u32).map(|i| json_like(LEN, i)).collect();
-    let mut group = c.benchmark_group("deflate");
+    let mut group = c.benchmark_group(format!("deflate{BACKEND}"));
     group.throughput(Throughput::Bytes((LEN * COUNT) as u64));
     group.sample_size(20);
     for case in cases() {
         let compressed = compress_all(&mut server(case.config, case.offer), &msgs);
         let total: usize = compressed.iter().map(Vec::len).sum();
         eprintln!(
-            "{}: {} -> {} bytes ({:.1}%)",
+            "{}{BACKEND}: {} -> {} bytes ({:.1}%)",
             case.name,
             LEN * COUNT,
             total,
@@ -159,14 +170,14 @@ fn bench_small(c: &mut Criterion) {
     let msgs: Vec<Vec<u8>> = (0..SMALL_COUNT as u32)
         .map(|i| json_like(SMALL, i))
         .collect();
-    let mut group = c.benchmark_group("deflate-2k");
+    let mut group = c.benchmark_group(format!("deflate-2k{BACKEND}"));
     group.throughput(Throughput::Bytes((SMALL * SMALL_COUNT) as u64));
     group.sample_size(20);
     for case in cases().into_iter().take(3) {
         let compressed = compress_all(&mut server(case.config, case.offer), &msgs);
         let total: usize = compressed.iter().map(Vec::len).sum();
         eprintln!(
-            "2k {}: {} -> {} bytes ({:.1}%)",
+            "2k {}{BACKEND}: {} -> {} bytes ({:.1}%)",
             case.name,
             SMALL * SMALL_COUNT,
             total,

@@ -85,6 +85,7 @@
 //! | `redis` | no | scale-out: broadcasts and topics across server processes (`server::RedisBackplane`) |
 //! | `hyper` | no | WebSockets inside a hyper 1.x server (`upgrade::hyper`) |
 //! | `axum` | no | the axum 0.8 extractor `upgrade::axum::WebSocketUpgrade` |
+//! | `zlib-rs` | no | permessage-deflate ([`deflate`]) on zlib-rs instead of miniz_oxide: faster compression, small windows bounded natively (implies `std`; docs/deflate.md, "Backends") |
 //! | `tracing` | no | `tracing` events (target `wsproto`) for handshakes, protocol errors, closes, timeouts; no_std-capable (docs/server.md, "Logging") |
 //!
 //! Without `std` the crate is `no_std` + `alloc`; supply an entropy source with

@@ -467,7 +467,8 @@ fn decoded_size_counts_against_the_message_limit() {
     let mut tx = PerMessageDeflate::new(DeflateConfig::new().threshold(0));
     let msg = vec![b'a'; 10_000];
     let (_, z) = send(&mut tx, &msg, true);
-    assert!(z.len() < 100);
+    // 64 bytes with miniz_oxide, 100 with zlib-rs (its level 1 uses fixed Huffman codes).
+    assert!(z.len() <= 100, "{}", z.len());
     let (events, _) = server_receiving(
         Config::new().max_message_size(10_000),
         &[client_frame(true, 4, 2, &z)],

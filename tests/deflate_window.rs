@@ -119,8 +119,16 @@ fn distances_stay_within_the_window() {
                     farthest
                 );
                 if level > 0 && bits >= 9 {
-                    // LZ77 is really used, not just literals.
-                    assert!(farthest > 1 << (bits - 1), "bits {bits}: {}", farthest);
+                    // LZ77 is really used, not just literals: some match reaches past half of
+                    // what the compressor can reach. zlib-rs, like C zlib, never refers further
+                    // back than its window less MIN_LOOKAHEAD (262 bytes); miniz_oxide up to the
+                    // window.
+                    let reach = if cfg!(feature = "zlib-rs") {
+                        (1 << bits) - 262
+                    } else {
+                        1 << bits
+                    };
+                    assert!(farthest > reach / 2, "bits {bits}: {}", farthest);
                 }
             }
         }

@@ -1,17 +1,18 @@
-//! miniz_oxide wrappers: a raw-deflate compressor that honours windows below 32 KiB, and a
-//! bounded streaming inflater.
+//! The compressor and the bounded inflater of permessage-deflate, over one of two backends:
+//! miniz_oxide (the default, `codec/miniz.rs`) or zlib-rs (feature `zlib-rs`,
+//! `codec/zlib_rs.rs`). What RFC 7692 asks of both lives here, once: the sync flush of every
+//! piece and the stripped `00 00 ff ff` trailer, the full flush that ends a message without
+//! context takeover, the window bound for a backend that has none, and the message limit
+//! while inflating. A backend only runs its engine.
 
-use alloc::boxed::Box;
-use alloc::vec;
 use alloc::vec::Vec;
 
-use miniz_oxide::deflate::core::{
-    CompressorOxide, TDEFLFlush, TDEFLStatus, compress_to_output, create_comp_flags_from_zip_params,
-};
-use miniz_oxide::inflate::TINFLStatus;
-use miniz_oxide::inflate::core::{
-    DecompressorOxide, TINFL_LZ_DICT_SIZE, decompress_with_limit, inflate_flags,
-};
+#[cfg(not(feature = "zlib-rs"))]
+#[path = "codec/miniz.rs"]
+mod backend;
+#[cfg(feature = "zlib-rs")]
+#[path = "codec/zlib_rs.rs"]
+mod backend;
 
 use super::params::MAX_WINDOW_BITS;
 use crate::extension::ExtensionError;
@@ -20,19 +21,30 @@ use crate::extension::ExtensionError;
 /// and §7.2.2 appends it again before inflating.
 pub(super) const SYNC_TRAILER: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 
+/// The flushes the compressor asks a backend for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Flush {
+    /// Compress; output may stay buffered.
+    None,
+    /// Emit everything, byte-align with an empty stored block (`00 00 ff ff`).
+    Sync,
+    /// As `Sync`, and empty the dictionary: nothing after it refers to anything before it.
+    Full,
+}
+
 /// A raw-deflate compressor whose back-references stay within `2^window_bits` bytes.
 ///
-/// miniz_oxide's dictionary is always 32 KiB, and its own window-bits setting only lowers the
-/// compression level; it does not bound match distances (see docs/deflate.md). For windows
-/// below 15 bits we bound them ourselves: a full flush every `2^window_bits` input bytes
-/// empties the dictionary, so no match can reach further back than the last flush point, which
-/// is less than one window behind. Each such flush costs 4-5 bytes of output and the context
-/// before it.
+/// With a backend that bounds match distances itself (zlib-rs), the window goes to the
+/// backend. miniz_oxide's dictionary is always 32 KiB and its own window-bits setting only
+/// lowers the compression level; it does not bound match distances (see docs/deflate.md). For
+/// such a backend and windows below 15 bits we bound them here: a full flush every
+/// `2^window_bits` input bytes empties the dictionary, so no match can reach further back than
+/// the last flush point, which is less than one window behind. Each such flush costs 4-5
+/// bytes of output and the context before it.
 pub(crate) struct Compressor {
-    inner: Box<CompressorOxide>,
-    /// The level `inner` was set up with.
-    level: u8,
-    /// `2^window_bits`, or `None` for the full 32 KiB window (nothing to enforce).
+    inner: backend::Deflater,
+    /// `2^window_bits` when we bound the window ourselves, `None` when the backend does (or
+    /// for the full 32 KiB window, where there is nothing to enforce).
     window: Option<usize>,
     /// Input bytes fed since the dictionary was last emptied (only counted with `window`).
     since_reset: usize,
@@ -41,14 +53,11 @@ pub(crate) struct Compressor {
 }
 
 impl Compressor {
-    /// A compressor at `level` (0..=10, miniz_oxide's scale; 0 stores) with a window of
-    /// `window_bits` (8..=15), keeping its context across messages.
+    /// A compressor at `level` (0..=10, zlib's scale plus miniz_oxide's 10; 0 stores) with a
+    /// window of `window_bits` (8..=15), keeping its context across messages.
     pub(crate) fn new(level: u8, window_bits: u8) -> Self {
-        // Negative window bits: raw deflate, no zlib header. Strategy 0: default.
-        let flags = create_comp_flags_from_zip_params(i32::from(level), -15, 0);
         let mut compressor = Compressor {
-            inner: Box::new(CompressorOxide::new(flags)),
-            level,
+            inner: backend::Deflater::new(level, window_bits),
             window: None,
             since_reset: 0,
             forget: false,
@@ -58,7 +67,7 @@ impl Compressor {
     }
 
     fn set_window(&mut self, window_bits: u8) {
-        self.window = (window_bits < MAX_WINDOW_BITS)
+        self.window = (window_bits < MAX_WINDOW_BITS && !backend::Deflater::BOUNDS_WINDOW)
             .then(|| 1usize << window_bits.clamp(8, MAX_WINDOW_BITS));
     }
 
@@ -66,7 +75,7 @@ impl Compressor {
     /// bytes on the wire as a sync flush (`00 00 ff ff`), but the dictionary and hash chains
     /// are emptied, so the next message refers to nothing before it. That is the whole of a
     /// reset for a raw-deflate stream that is byte-aligned at that point, without the
-    /// reallocation (or the 300 KiB re-zeroing of `CompressorOxide::reset`).
+    /// reallocation (or the re-zeroing of the whole state that a backend's reset does).
     pub(crate) fn set_forget(&mut self, forget: bool) {
         self.forget = forget;
     }
@@ -75,12 +84,7 @@ impl Compressor {
     /// as asked, no context (a cached compressor always ended its last message with a full
     /// flush, or is reset here).
     pub(crate) fn reuse(&mut self, level: u8, window_bits: u8, forget: bool) {
-        if level != self.level {
-            self.inner.reset();
-            self.inner
-                .set_format_and_level(miniz_oxide::DataFormat::Raw, level);
-            self.level = level;
-        }
+        self.inner.reuse(level, window_bits);
         self.set_window(window_bits);
         self.since_reset = 0;
         self.forget = forget;
@@ -107,6 +111,8 @@ impl Compressor {
             return Ok(());
         }
         let start = out.len();
+        let forget = end_message && self.forget;
+        let flush = if forget { Flush::Full } else { Flush::Sync };
         if let Some(window) = self.window {
             // Feed at most up to the next window boundary, then empty the dictionary.
             while !input.is_empty() {
@@ -114,25 +120,16 @@ impl Compressor {
                 let take = room.min(input.len());
                 let (piece, rest) = input.split_at(take);
                 let boundary = take == room;
-                let flush = if boundary {
-                    TDEFLFlush::Full
-                } else {
-                    TDEFLFlush::None
-                };
-                self.feed(piece, flush, out)?;
+                let flush = if boundary { Flush::Full } else { Flush::None };
+                self.inner.feed(piece, flush, out)?;
                 self.since_reset = if boundary { 0 } else { self.since_reset + take };
                 input = rest;
             }
+            self.inner.feed(&[], flush, out)?;
         } else {
-            self.feed(input, TDEFLFlush::None, out)?;
+            // One call: the engine sees all the input with the flush that ends it.
+            self.inner.feed(input, flush, out)?;
         }
-        let forget = end_message && self.forget;
-        let flush = if forget {
-            TDEFLFlush::Full
-        } else {
-            TDEFLFlush::Sync
-        };
-        self.feed(&[], flush, out)?;
         if forget {
             self.since_reset = 0;
         }
@@ -149,31 +146,6 @@ impl Compressor {
         }
         Ok(())
     }
-
-    /// One miniz_oxide call (repeated until it has taken all of `input`).
-    fn feed(
-        &mut self,
-        mut input: &[u8],
-        flush: TDEFLFlush,
-        out: &mut Vec<u8>,
-    ) -> Result<(), ExtensionError> {
-        loop {
-            let (status, consumed) = compress_to_output(&mut self.inner, input, flush, |bytes| {
-                out.extend_from_slice(bytes);
-                true
-            });
-            if status != TDEFLStatus::Okay {
-                return Err(ExtensionError::Internal("deflate failed"));
-            }
-            input = input.get(consumed..).unwrap_or_default();
-            if input.is_empty() {
-                return Ok(());
-            }
-            if consumed == 0 {
-                return Err(ExtensionError::Internal("deflate made no progress"));
-            }
-        }
-    }
 }
 
 /// How a bounded inflate call ended.
@@ -185,56 +157,58 @@ pub(crate) enum Inflated {
     StreamEnd,
 }
 
-/// The inflater's history: 32 KiB, so any window 8..=15 the peer uses.
-const WINDOW: usize = TINFL_LZ_DICT_SIZE;
+/// What one backend step left to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Step {
+    /// It took what input it could and produced all the output that input yields so far.
+    NeedsInput,
+    /// It stopped because its output space (or the limit) ran out: call again.
+    HasMoreOutput,
+    /// The deflate stream ended (a block with BFINAL set).
+    StreamEnd,
+    /// The input is not valid deflate data.
+    Invalid,
+}
 
-/// Raw deflate, more input may follow, no checksum.
-const INFLATE_FLAGS: u32 =
-    inflate_flags::TINFL_FLAG_HAS_MORE_INPUT | inflate_flags::TINFL_FLAG_IGNORE_ADLER32;
+/// One backend step: how much input it took, the output it produced (into its own buffer),
+/// and why it stopped.
+struct Stepped<'a> {
+    consumed: usize,
+    output: &'a [u8],
+    step: Step,
+}
 
-/// A raw-deflate decompressor (32 KiB window, so any window 8..=15 the peer uses).
+/// A raw-deflate decompressor (32 KiB window, so any window 8..=15 the peer uses), bounded by
+/// the message limit.
 ///
-/// It inflates into its own 32 KiB history ring (miniz_oxide's wrapping output mode) and
-/// appends from there to the caller's `Vec`, so the output is never zero-filled first: a `Vec`
-/// that keeps its capacity between messages takes the output without any allocation.
+/// The backend inflates into a buffer of its own (miniz_oxide: its 32 KiB history ring;
+/// zlib-rs: a small output buffer beside its history), and the output is appended from there
+/// to the caller's `Vec`, so that `Vec` is never zero-filled first: one that keeps its capacity
+/// between messages takes the output without any allocation.
 pub(crate) struct Decompressor {
-    state: Box<DecompressorOxide>,
-    /// The history ring, `WINDOW` bytes.
-    window: Box<[u8]>,
-    /// Where the next output byte goes in `window`.
-    pos: usize,
-    /// Bytes of `window` written since it was last zeroed (a prefix, at most `WINDOW`).
-    dirty: usize,
+    inner: backend::Inflater,
 }
 
 impl Decompressor {
     /// A fresh decompressor.
     pub(crate) fn new() -> Self {
         Decompressor {
-            state: Box::default(),
-            window: vec![0u8; WINDOW].into_boxed_slice(),
-            pos: 0,
-            dirty: 0,
+            inner: backend::Inflater::new(),
         }
     }
 
-    /// Start a new stream: forget the context. Allocates nothing; zeroes only the part of the
-    /// history the last stream wrote (at most 32 KiB, less for small messages), so that a
-    /// corrupt back-reference before the start of the stream reads zeros, as from a fresh
-    /// decompressor, never an earlier message's bytes.
+    /// Start a new stream: forget the context. Allocates nothing; a back-reference before the
+    /// start of the new stream never sees an earlier message's bytes (miniz_oxide reads zeros
+    /// there, zlib-rs rejects it).
     pub(crate) fn reset(&mut self) {
-        self.state.init();
-        if let Some(used) = self.window.get_mut(..self.dirty) {
-            used.fill(0);
-        }
-        self.pos = 0;
-        self.dirty = 0;
+        self.inner.reset();
     }
 
     /// Inflate `input` onto `out`, never letting `out.len()` exceed `max_len`: as soon as more
     /// output would be needed, fail with [`ExtensionError::MessageTooLarge`]. Corrupt data is
     /// [`ExtensionError::InvalidData`]. On `MessageTooLarge`, `out` holds exactly `max_len`
-    /// bytes; one byte beyond the budget is inflated (into the history, not `out`) to tell.
+    /// bytes; one byte beyond the budget is inflated (into the backend's buffer, not `out`) to
+    /// tell.
     pub(crate) fn inflate(
         &mut self,
         mut input: &[u8],
@@ -243,37 +217,27 @@ impl Decompressor {
     ) -> Result<Inflated, ExtensionError> {
         loop {
             let budget = max_len.saturating_sub(out.len());
-            let pos = self.pos;
-            let (status, consumed, written) = decompress_with_limit(
-                &mut self.state,
-                input,
-                &mut self.window,
-                pos,
-                budget.saturating_add(1),
-                INFLATE_FLAGS,
-            );
-            let end = pos.saturating_add(written);
-            let keep = pos.saturating_add(written.min(budget));
-            match self.window.get(pos..keep) {
-                Some(produced) => out.extend_from_slice(produced),
-                None => return Err(ExtensionError::Internal("inflate window")),
-            }
+            let Stepped {
+                consumed,
+                output,
+                step,
+            } = self.inner.step(input, budget.saturating_add(1))?;
+            let written = output.len();
+            out.extend_from_slice(output.get(..budget).unwrap_or(output));
             if written > budget {
                 // The output fills the budget exactly, and more was coming.
                 return Err(ExtensionError::MessageTooLarge);
             }
-            self.dirty = self.dirty.max(end);
-            self.pos = end & (WINDOW - 1);
             input = input.get(consumed..).unwrap_or_default();
-            match status {
-                TINFLStatus::Done => return Ok(Inflated::StreamEnd),
-                TINFLStatus::NeedsMoreInput if input.is_empty() => return Ok(Inflated::NeedsInput),
-                TINFLStatus::NeedsMoreInput | TINFLStatus::HasMoreOutput => {
+            match step {
+                Step::StreamEnd => return Ok(Inflated::StreamEnd),
+                Step::Invalid => return Err(ExtensionError::InvalidData("corrupt deflate data")),
+                Step::NeedsInput if input.is_empty() => return Ok(Inflated::NeedsInput),
+                Step::NeedsInput | Step::HasMoreOutput => {
                     if consumed == 0 && written == 0 {
                         return Err(ExtensionError::Internal("inflate made no progress"));
                     }
                 }
-                _ => return Err(ExtensionError::InvalidData("corrupt deflate data")),
             }
         }
     }

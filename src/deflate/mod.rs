@@ -1,4 +1,5 @@
-//! permessage-deflate (RFC 7692) on miniz_oxide, as an [`Extension`].
+//! permessage-deflate (RFC 7692), as an [`Extension`]: on miniz_oxide by default, on zlib-rs
+//! with the `zlib-rs` feature (faster compression; docs/deflate.md, "Backends").
 //!
 //! ```
 //! use wsproto::deflate::{DeflateConfig, PerMessageDeflate};
@@ -35,8 +36,9 @@
 //! * **Bounded inflate**: output never grows past the message limit the connection passes in,
 //!   and is appended without being zero-filled first; a deflate bomb fails with 1009 after at
 //!   most that many bytes. Corrupt data fails with 1007.
-//! * **Memory**: the compressor (~319 KiB) and decompressor (~43 KiB) are allocated on first
-//!   use. In a direction without context takeover they are reset, not reallocated, after each
+//! * **Memory**: the compressor (~319 KiB; with zlib-rs ~371 KiB at 15 bits, less for smaller
+//!   windows) and decompressor (~43 KiB; zlib-rs ~55 KiB) are allocated on first use. In a
+//!   direction without context takeover they are reset, not reallocated, after each
 //!   message, and (with `std`) go back to a small per-thread cache that the next message of
 //!   any connection on the thread takes them from: steady traffic allocates nothing, and an
 //!   idle connection holds no state in such a direction ([`release_thread_cache`] frees the
@@ -136,7 +138,7 @@ impl DeflateConfig {
     }
 
     /// Compression level, clamped to 0..=10 (miniz_oxide's scale, like zlib's: 0 stores, 1 is
-    /// fastest, 9 best, 10 slowest). Default 1.
+    /// fastest, 9 best, 10 slowest; with the `zlib-rs` feature 10 is 9). Default 1.
     pub const fn level(mut self, level: u8) -> Self {
         self.level = if level > 10 { 10 } else { level };
         self

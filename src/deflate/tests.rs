@@ -131,3 +131,51 @@ fn state_sizes() {
         "CompressorOxide: {c} bytes inline; DecompressorOxide: {d} bytes (+ 32 KiB window)"
     );
 }
+
+/// Compress `msgs` as whole messages with `c` and inflate them with a fresh decompressor that
+/// keeps its context (a stream that `c` may have full-flushed in between).
+fn round_trip(c: &mut Compressor, msgs: &[&[u8]]) {
+    let mut d = Decompressor::new();
+    for msg in msgs {
+        let mut z = Vec::new();
+        c.compress(msg, true, &mut z).unwrap();
+        z.extend_from_slice(&super::codec::SYNC_TRAILER);
+        let mut out = Vec::new();
+        assert_eq!(
+            d.inflate(&z, &mut out, usize::MAX),
+            Ok(Inflated::NeedsInput)
+        );
+        assert_eq!(out, *msg);
+    }
+}
+
+#[test]
+fn an_empty_message_is_one_byte() {
+    // RFC 7692 §7.2.3.6: an empty stored block, its `00 00 ff ff` stripped. zlib emits nothing
+    // for a flush right after a flush; the zlib-rs backend writes that block itself.
+    let mut c = Compressor::new(1, 15);
+    for forget in [false, true] {
+        c.set_forget(forget);
+        for _ in 0..2 {
+            let mut out = Vec::new();
+            c.compress(b"", true, &mut out).unwrap();
+            assert_eq!(out, [0x00]);
+        }
+        round_trip(&mut c, &[b"Hello", b"", b"", b"Hello"]);
+    }
+}
+
+#[test]
+fn a_reused_compressor_takes_the_new_level_and_window() {
+    // As the thread's cache hands a compressor from one connection to the next.
+    let text: Vec<u8> = (0..20_000u32)
+        .flat_map(|i| alloc::format!("{{\"id\":{},\"name\":\"n{}\"}}", i % 97, i % 13).into_bytes())
+        .collect();
+    let mut c = Compressor::new(1, 15);
+    c.set_forget(true);
+    round_trip(&mut c, &[&text]);
+    for (level, bits) in [(6, 15), (9, 15), (1, 10), (6, 10), (0, 8), (10, 15)] {
+        c.reuse(level, bits, true);
+        round_trip(&mut c, &[&text, &text[..1000], b""]);
+    }
+}
