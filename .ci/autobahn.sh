@@ -18,6 +18,9 @@
 #   AUTOBAHN_CLIENT_PORT port for the fuzzing server (default: a free one)
 #   AUTOBAHN_REPORTS     report root (default target/autobahn): <root>/server, <root>/client
 #   AUTOBAHN_SERVER_ARGS extra arguments for echo_server (e.g. --no-deflate)
+#   AUTOBAHN_FEATURES    cargo feature flags for building the examples (default
+#                        --all-features; "--features tokio" builds the default
+#                        permessage-deflate backend, miniz_oxide, instead of zlib-rs)
 #   ECHO_SERVER_BIN / AUTOBAHN_CLIENT_BIN  use these binaries instead of building
 #                        the examples (for testing this script)
 set -euo pipefail
@@ -65,7 +68,8 @@ say "setup: $(( $(date +%s) - t0 ))s"
 # --- build the examples ---------------------------------------------------------
 if [[ -z "${ECHO_SERVER_BIN:-}" || -z "${AUTOBAHN_CLIENT_BIN:-}" ]]; then
   t0=$(date +%s)
-  cargo build --release --all-features --example echo_server --example autobahn_client \
+  # shellcheck disable=SC2086
+  cargo build --release ${AUTOBAHN_FEATURES:---all-features} --example echo_server --example autobahn_client \
     || die "building examples/echo_server and examples/autobahn_client failed"
   say "build: $(( $(date +%s) - t0 ))s"
 fi
