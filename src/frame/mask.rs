@@ -54,10 +54,10 @@ pub(crate) fn copy_masked(dst: &mut [u8], src: &[u8], key: [u8; 4], offset: usiz
         dst.get_mut(..n).unwrap_or_default(),
         src.get(..n).unwrap_or_default(),
     );
-    let mut dst = dst.chunks_exact_mut(32);
-    let mut src = src.chunks_exact(32);
+    let mut dst = dst.chunks_exact_mut(64);
+    let mut src = src.chunks_exact(64);
     for (d, s) in (&mut dst).zip(&mut src) {
-        if let (Ok(d), Ok(s)) = (<&mut [u8; 32]>::try_from(d), <&[u8; 32]>::try_from(s)) {
+        if let (Ok(d), Ok(s)) = (<&mut [u8; 64]>::try_from(d), <&[u8; 64]>::try_from(s)) {
             let mut block = *s;
             for word in block.chunks_exact_mut(8) {
                 xor_word(word, k);
@@ -115,7 +115,8 @@ mod tests {
     #[test]
     fn copy_masked_equals_naive() {
         let key = [0x12, 0x34, 0x56, 0xF8];
-        for len in 0..100 {
+        // Up to three 64-byte blocks, each remainder length, every key phase.
+        for len in 0..200 {
             for offset in 0..9 {
                 let src: std::vec::Vec<u8> = (0..len as u8).map(|i| i.wrapping_mul(37)).collect();
                 let mut expected = src.clone();
