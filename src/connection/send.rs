@@ -192,11 +192,7 @@ impl TxQueue {
                 .extend_from_slice(frame.get(..total).unwrap_or_default());
             return;
         }
-        let mut head = [0u8; FrameHeader::MAX_LEN];
-        let n = header.encode(&mut head);
-        self.reserve(n + payload.len());
-        self.out
-            .extend_from_slice(head.get(..n).unwrap_or_default());
+        self.push_header(&header, payload.len());
         let start = self.out.len();
         self.out.extend_from_slice(payload);
         if let (Some(key), Some(body)) = (key, self.out.get_mut(start..)) {
@@ -218,10 +214,18 @@ impl TxQueue {
             mask: None,
             payload_len: payload.len() as u64,
         };
+        self.push_header(&header, 0);
+        self.push_shared(payload.clone());
+    }
+
+    /// Encodes `header` into the owned bytes, with room for `then` more bytes after it.
+    #[inline]
+    fn push_header(&mut self, header: &FrameHeader, then: usize) {
         let mut head = [0u8; FrameHeader::MAX_LEN];
         let n = header.encode(&mut head);
-        self.push_raw(head.get(..n).unwrap_or_default());
-        self.push_shared(payload.clone());
+        self.reserve(n + then);
+        self.out
+            .extend_from_slice(head.get(..n).unwrap_or_default());
     }
 
     /// The offset (in `written` terms) just past the last queued byte.

@@ -456,6 +456,8 @@ impl<T: PollIo> Inner<T> {
     ) -> Poll<Result<(), Error>> {
         let mut s = self.lock();
         if let Some(m) = message.as_ref() {
+            // `turn_locked`'s own shortcut for `sendable`, kept under this lock; otherwise a
+            // send turn until there is room (or never will be).
             if !(s.session.has_receiver() && s.session.can_send()) {
                 drop(s);
                 match self.send_turn(cx, sendable) {

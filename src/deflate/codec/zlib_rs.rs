@@ -1,10 +1,10 @@
 //! The zlib-rs backend (feature `zlib-rs`): pure Rust, about twice as fast as miniz_oxide at
 //! level 1 and three times at level 6, and it bounds match distances to the window itself.
 //!
-//! Neither direction writes into spare `Vec` capacity (that takes `unsafe`, which this crate
-//! forbids): the compressor zero-extends `out` by a piece sized from the input and truncates
-//! it to what was written; the inflater writes into a small buffer of its own and the codec
-//! copies from there.
+//! Neither direction writes into uninitialised spare `Vec` capacity (safe code cannot): the
+//! compressor zero-extends `out` by a piece sized from the input and truncates it to what was
+//! written; the inflater writes into a small buffer of its own and the codec copies from
+//! there.
 
 use alloc::boxed::Box;
 use alloc::vec;
