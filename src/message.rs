@@ -26,6 +26,7 @@ use core::ops::Deref;
 pub use bytes::Bytes;
 use bytes::BytesMut;
 
+use crate::connection::pins_too_much;
 use crate::{CloseCode, Connection, Event, Instant, MessageKind, SendError, SendOptions};
 
 /// Shared, immutable, valid UTF-8 text: clones without copying.
@@ -562,9 +563,14 @@ impl MessageReader {
         )
     }
 
-    /// The next event of `conn`, owned; `Ok(None)` when there is none right now.
+    /// The next event of `conn`, owned; `Ok(None)` when there is none right now. A large
+    /// binary message that the connection assembled in memory of its own becomes the
+    /// message's `Bytes` without a copy.
     pub fn next(&mut self, conn: &mut Connection) -> Result<Option<Message>, crate::Error> {
-        Ok(conn.poll_event()?.map(|event| self.convert(event)))
+        Ok(conn.poll_owned()?.map(|polled| match polled {
+            Ok(bytes) => Message::Binary(bytes),
+            Err(event) => self.convert(event),
+        }))
     }
 
     /// Heap bytes of the reader's own buffers (not counting messages handed out).
@@ -581,14 +587,6 @@ impl MessageReader {
         self.staging = BytesMut::new();
         self.text = None;
     }
-}
-
-/// A kept message never holds memory over 64 KiB and four times its own size.
-const PIN_LIMIT: usize = 64 * 1024;
-
-/// Whether a buffer of `capacity` is too large to hold a message of `len` bytes.
-fn pins_too_much(capacity: usize, len: usize) -> bool {
-    capacity > PIN_LIMIT && capacity / 4 > len
 }
 
 /// Copies `data` into `staging` and splits it off as a `Bytes`: the memory of earlier

@@ -254,3 +254,64 @@ fn payload_unmasked_as_it_arrives_across_reads() {
         }
     }
 }
+
+#[test]
+fn large_frames_assembled_as_they_arrive() {
+    // A single frame over 16 KiB that arrives in reads smaller than itself is assembled in
+    // the message buffer, the rest of its payload copied straight there as it arrives: the
+    // same events as the frame read whole, in either role (masked or not), text or binary,
+    // with eager or deferred checks, wherever the reads end (also mid-header, and with a
+    // second large frame starting partway through a read).
+    let cuts: [&[usize]; 6] = [
+        &[4096],
+        &[16 * 1024, 5],
+        &[65536],
+        &[1000, 3],
+        &[30_000, 7],
+        &[1],
+    ];
+    for len in [16 * 1024 + 1, 70_000, 200_000] {
+        for (role, make) in [("server", server as fn() -> Connection), ("client", client)] {
+            let mask = |i| (role == "server").then(|| key(i));
+            let data = pattern(len);
+            let t = text(len);
+            let mut bad = t.clone().into_bytes();
+            bad[len * 3 / 4] = 0xFF;
+            let valid = [
+                frame(true, 0, 2, &data, mask(1)),
+                frame(true, 0, 1, b"between", mask(2)),
+                frame(true, 0, 1, t.as_bytes(), mask(3)),
+                frame(true, 0, 2, &data[..len / 2], mask(4)),
+            ]
+            .concat();
+            let invalid = [
+                frame(true, 0, 2, &data, mask(5)),
+                frame(true, 0, 1, &bad, mask(6)),
+            ]
+            .concat();
+            for bytes in [valid, invalid] {
+                let whole = run(make(), &bytes, &[bytes.len()], false);
+                for sizes in cuts {
+                    if sizes == [1] && len > 20_000 {
+                        continue; // (byte by byte: the smallest length covers it)
+                    }
+                    for deferred in [false, true] {
+                        let cut = run(make(), &bytes, sizes, deferred);
+                        assert!(
+                            cut == whole,
+                            "{role} {len} cuts {sizes:?} deferred {deferred}: {}",
+                            diff(&cut, &whole)
+                        );
+                    }
+                }
+            }
+            let whole = run(
+                make(),
+                &[frame(true, 0, 2, &data, mask(7))].concat(),
+                &[usize::MAX],
+                false,
+            );
+            assert!(whole.0 == then_eof(vec![Ev::binary(&data)]), "{role} {len}");
+        }
+    }
+}

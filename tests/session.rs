@@ -393,4 +393,40 @@ mod splits {
             prop_assert!(p.client.ended && p.server.ended);
         }
     }
+
+    fn large_message() -> impl Strategy<Value = Message> {
+        prop_oneof![
+            (16_000usize..40_000).prop_map(|n| Message::binary(vec![0x5a; n])),
+            (0usize..300).prop_map(|n| Message::binary(vec![7; n])),
+            (16_000usize..40_000).prop_map(|n| Message::text("ü".repeat(n / 2))),
+            prop::collection::vec(any::<u8>(), 0..125).prop_map(Message::ping),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        /// Large messages that arrive in reads smaller than themselves are assembled apart
+        /// (binary in memory the message keeps, read straight into it with owned reads): the
+        /// same messages whatever the reads, with owned reads or without.
+        #[test]
+        fn large_messages_split_anywhere(
+            messages in prop::collection::vec(large_message(), 1..5),
+            read_chunk in 1000usize..40_000,
+            owned in any::<bool>(),
+        ) {
+            let mut p = SessionPair::default_pair();
+            p.read_chunk = read_chunk;
+            p.server.session.set_owned_reads(owned);
+            for m in &messages {
+                p.client.session.send(p.now, m).unwrap();
+            }
+            p.client.session.close(p.now, CloseCode::NORMAL, "done").unwrap();
+            p.run_until(Instant::from_duration(Duration::from_secs(60)));
+            let mut expected: Vec<&Message> = messages.iter().collect();
+            let close = Message::close(CloseCode::NORMAL, "done");
+            expected.push(&close);
+            prop_assert_eq!(p.server.messages(), expected);
+            prop_assert!(p.client.ended && p.server.ended);
+        }
+    }
 }

@@ -1,5 +1,6 @@
 //! Fuzz target `session`: the session layer under arbitrary peer bytes, times, application
-//! commands, receiver/sender turns and a transport that refuses bytes for a while.
+//! commands, receiver/sender turns and a transport that refuses bytes for a while, with or
+//! without owned reads.
 //!
 //! Checks: never panics; every turn ends (a bounded number of steps); `Fail` is delivered at
 //! most once and nothing but `End` follows `End`; once the input ends and the transport takes
@@ -12,6 +13,15 @@ use core::time::Duration;
 use wsproto::message::Message;
 use wsproto::session::{Error, Io, Session, Step, Turn};
 use wsproto::{CloseCode, Config, Connection, Instant, Role};
+
+/// How many bytes of `input` a read of at most `max` takes (0: the end of the stream), or
+/// `None` if it would block.
+fn readable(input: &[u8], ended: bool, max: usize) -> Option<usize> {
+    if input.is_empty() && !ended {
+        return None;
+    }
+    Some(max.min(input.len()))
+}
 
 struct Driver {
     session: Session,
@@ -60,21 +70,24 @@ impl Driver {
                 }
                 Step::Flush => self.session.flushed(),
                 Step::Shutdown => self.session.shut_down(),
-                Step::Read(buf) => {
-                    if self.input.is_empty() {
-                        if self.input_ended {
-                            self.session.received(self.now, 0);
-                        } else {
-                            self.session.blocked(Io::Read);
-                        }
-                    } else {
-                        let n = buf.len().min(self.input.len());
+                Step::Read(buf) => match readable(&self.input, self.input_ended, buf.len()) {
+                    None => self.session.blocked(Io::Read),
+                    Some(n) => {
                         buf[..n].copy_from_slice(&self.input[..n]);
                         self.input.drain(..n);
                         self.session.received(self.now, n);
                         idle_steps = 0;
                     }
-                }
+                },
+                Step::ReadOwned(buf, max) => match readable(&self.input, self.input_ended, max) {
+                    None => self.session.blocked(Io::Read),
+                    Some(n) => {
+                        buf.extend_from_slice(&self.input[..n]);
+                        self.input.drain(..n);
+                        self.session.received_owned(self.now, n);
+                        idle_steps = 0;
+                    }
+                },
                 Step::Wait(deadline) => {
                     if let Some(d) = deadline {
                         // Jump to the deadline (the timer fired).
@@ -108,8 +121,11 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
             Duration::from_secs(5),
         )
         .idle_timeout((options & 8 != 0).then_some(Duration::from_secs(30)));
+    let mut session = Session::new(Connection::new(role, config));
+    // Large binary messages read straight into their own memory (Step::ReadOwned).
+    session.set_owned_reads(options & 16 != 0);
     let mut d = Driver {
-        session: Session::new(Connection::new(role, config)),
+        session,
         now: Instant::ZERO,
         input: Vec::new(),
         input_ended: false,

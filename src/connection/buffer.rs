@@ -6,6 +6,8 @@
 
 use alloc::vec::Vec;
 
+use bytes::{Bytes, BytesMut};
+
 use crate::frame::apply_mask;
 use crate::frame::mask::copy_masked;
 use crate::utf8::Utf8Carry;
@@ -37,6 +39,11 @@ pub(crate) struct RecvBuf {
     /// A character split between streamed text frames (lent as a one-character chunk).
     pub(crate) carry: Utf8Carry,
     pub(crate) carry_lent: bool,
+    /// A large single-frame binary message, assembled in memory its `Bytes` can own (see
+    /// [`RecvBuf::take_owned`]); the input is read straight into it where the driver can.
+    pub(crate) owned: BytesMut,
+    /// The last event lent `owned` (cleared at the next settle unless taken).
+    pub(crate) owned_lent: bool,
 }
 
 impl RecvBuf {
@@ -59,6 +66,10 @@ impl RecvBuf {
             self.carry.clear();
             self.carry_lent = false;
         }
+        if self.owned_lent {
+            self.owned.clear();
+            self.owned_lent = false;
+        }
     }
 
     /// Gives memory back: frees the buffers that are empty, and cuts a large input buffer that
@@ -78,6 +89,9 @@ impl RecvBuf {
         if self.msg_unused() {
             self.msg = MsgBuf::default();
         }
+        if self.owned.is_empty() && !self.owned_lent {
+            self.owned = BytesMut::new();
+        }
     }
 
     /// Whether [`release_unused`](Self::release_unused) would give back a buffer of more
@@ -86,6 +100,7 @@ impl RecvBuf {
     pub(crate) fn can_release_above(&self, limit: usize) -> bool {
         (self.data.capacity() > limit && self.input_unused())
             || (self.msg.capacity() > limit && self.msg_unused())
+            || (self.owned.capacity() > limit && self.owned.is_empty() && !self.owned_lent)
     }
 
     /// The input buffer is mostly unused: nothing lent from it, and what it holds fills at
@@ -212,8 +227,47 @@ impl RecvBuf {
 
     /// Heap bytes held (capacity).
     pub(crate) fn capacity(&self) -> usize {
-        self.data.capacity() + self.msg.capacity()
+        self.data.capacity() + self.msg.capacity() + self.owned.capacity()
     }
+
+    /// Readies `owned` for a message of `len` bytes: the memory of the last one is reused once
+    /// the application has dropped it (and it does not pin too much), else a buffer of this
+    /// size is allocated. Its capacity is exactly what the message needs, so reads into it
+    /// never reallocate.
+    pub(crate) fn start_owned(&mut self, len: usize) {
+        self.owned.clear();
+        if !self.owned.try_reclaim(len) || pins_too_much(self.owned.capacity(), len) {
+            self.owned = BytesMut::with_capacity(len);
+        }
+    }
+
+    /// Copies `len` bytes of unprocessed input (payload bytes starting `offset` bytes into
+    /// their frame's payload) to `owned`, unmasked with `key` where they landed (`BytesMut` has
+    /// no initialised spare memory to unmask into while copying); the caller consumes them.
+    pub(crate) fn input_to_owned(&mut self, len: usize, key: Option<[u8; 4]>, offset: usize) {
+        let from = self.start;
+        let piece = self.data.get(from..from + len).unwrap_or_default();
+        let at = self.owned.len();
+        self.owned.extend_from_slice(piece);
+        if let (Some(key), Some(new)) = (key, self.owned.get_mut(at..)) {
+            apply_mask(new, key, offset);
+        }
+    }
+
+    /// The message lent from `owned` by the last event, as `Bytes` without a copy.
+    pub(crate) fn take_owned(&mut self) -> Bytes {
+        self.owned_lent = false;
+        self.owned.split().freeze()
+    }
+}
+
+/// A kept message never holds memory over 64 KiB and four times its own size.
+const PIN_LIMIT: usize = 64 * 1024;
+
+/// Whether a buffer of `capacity` is too large to hold a message of `len` bytes: if the
+/// application kept the message, it would pin all of that.
+pub(crate) fn pins_too_much(capacity: usize, len: usize) -> bool {
+    capacity > PIN_LIMIT && capacity / 4 > len
 }
 
 /// The message buffer: `data[..len]` holds the message; the rest of `data` is initialised

@@ -9,11 +9,15 @@ use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
+use bytes::{Bytes, BytesMut};
+
 use crate::extension::Extension;
+use crate::frame::apply_mask;
 use crate::utf8::Utf8Carry;
 use crate::{CloseCode, Config, Error, Event, Instant, SendError};
 
 mod buffer;
+pub(crate) use buffer::pins_too_much;
 mod close;
 mod recv;
 mod send;
@@ -158,6 +162,8 @@ enum FrameKind {
     Lend,
     /// Append to (or decode into) the message buffer.
     Copy,
+    /// A large single-frame binary message: assemble in `RecvBuf::owned`.
+    Own,
     /// Streaming without extension: lend pieces from the input buffer as they arrive.
     Stream,
     /// Ping, pong or close: wait for the whole payload.
@@ -273,6 +279,9 @@ struct Core {
     released_at: Option<Instant>,
     /// Partial text is validated by `check_deferred`, not as it arrives.
     defer_checks: bool,
+    /// Large single binary frames are assembled in `RecvBuf::owned` (see
+    /// [`Connection::set_owned_messages`]).
+    owned_messages: bool,
     /// A single-frame data message shorter than this is lent from the input buffer (the
     /// frame and message size limits; 0 when messages are streamed rather than assembled).
     lend_below: usize,
@@ -333,6 +342,7 @@ impl Connection {
                 idle_since: None,
                 released_at: None,
                 defer_checks: false,
+                owned_messages: false,
                 lend_below,
             },
         }
@@ -503,6 +513,73 @@ impl Connection {
             self.buf.commit(n);
         }
     }
+    /// Assemble a single binary frame over 16 KiB that arrives in pieces in memory the message
+    /// can keep, for a driver that takes messages as owned `Bytes` through
+    /// [`poll_owned`](Self::poll_owned) (the session's [`MessageReader`] does): it then gets
+    /// them without a copy, and can read the rest of the payload straight into that memory
+    /// ([`owned_room`](Self::owned_room)). Off, such a frame is unmasked while it is copied
+    /// into the message buffer (one pass), which is cheaper for a driver that lends events.
+    ///
+    /// [`MessageReader`]: crate::message::MessageReader
+    pub(crate) fn set_owned_messages(&mut self, on: bool) {
+        self.core.owned_messages = on;
+    }
+
+    /// Room to read the rest of a large binary message's payload straight into the memory the
+    /// message will own ([`poll_owned`](Self::poll_owned) hands it over without a copy): `Some(max)`
+    /// while such a message is being assembled and no other input waits. Append at most `max`
+    /// bytes to [`owned_buf`](Self::owned_buf) (e.g. a read into its spare capacity), then call
+    /// [`commit_owned`](Self::commit_owned).
+    #[inline]
+    pub(crate) fn owned_room(&mut self) -> Option<usize> {
+        // Asked before every read: the common answer, no frame being assembled, comes first.
+        let f = self.core.frame.filter(|f| f.kind == FrameKind::Own)?;
+        self.buf.settle();
+        if !self.core.accepts_input() || self.buf.available() != 0 || self.core.rx_fail.is_some() {
+            return None;
+        }
+        Some(f.len - f.done).filter(|&max| max > 0)
+    }
+
+    /// The buffer of [`owned_room`](Self::owned_room).
+    pub(crate) fn owned_buf(&mut self) -> &mut BytesMut {
+        &mut self.buf.owned
+    }
+
+    /// Bytes were appended to the buffer of [`owned_room`](Self::owned_room): they are
+    /// unmasked where they landed and count as received. Bytes past the payload go to the
+    /// input buffer; a buffer that was shortened instead lost payload bytes, and the
+    /// connection is dropped (1011).
+    pub(crate) fn commit_owned(&mut self, now: Instant) {
+        self.core.tick(now);
+        let Some(f) = self
+            .core
+            .frame
+            .as_mut()
+            .filter(|f| f.kind == FrameKind::Own)
+        else {
+            return;
+        };
+        let owned = &mut self.buf.owned;
+        let Some(n) = owned.len().checked_sub(f.done) else {
+            self.drop_connection(CloseCode::INTERNAL_ERROR, "", false);
+            return;
+        };
+        if n == 0 {
+            return;
+        }
+        let payload = n.min(f.len - f.done);
+        let past = (payload < n).then(|| owned.split_off(f.done + payload));
+        if let (Some(key), Some(new)) = (f.mask, owned.get_mut(f.done..)) {
+            apply_mask(new, key, f.done);
+        }
+        f.done += payload;
+        self.core.note_rx(now);
+        if let Some(past) = past {
+            self.buf.push(&past);
+        }
+    }
+
     /// The peer closed the stream (read returned 0).
     pub fn receive_eof(&mut self, now: Instant) {
         self.buf.settle();
@@ -669,6 +746,12 @@ impl Connection {
     #[must_use = "events carry the peer's data and errors"]
     pub fn poll_event(&mut self) -> Result<Option<Event<'_>>, Error> {
         recv::poll_event(self)
+    }
+    /// [`poll_event`](Self::poll_event), except that a whole binary message assembled in
+    /// memory it can own (a large single frame that arrived in pieces) comes as `Ok` of its
+    /// `Bytes`, taken without a copy; every other event as `Err(event)`.
+    pub(crate) fn poll_owned(&mut self) -> Result<Option<Result<Bytes, Event<'_>>>, Error> {
+        recv::poll_owned(self)
     }
     /// Bytes to write to the transport (empty: nothing to write). Frames queued with
     /// [`send_prepared`](Connection::send_prepared) come out as pieces of their own: write,

@@ -6,7 +6,12 @@ use super::{Connection, Core, FrameKind, MessageKind, RxFrame, RxMode, RxMsg, St
 use crate::config::FRAGMENT_OVERHEAD;
 use crate::frame::{FrameHeader, OpCode, apply_mask};
 use crate::utf8::valid_prefix;
+
+/// A single-frame message over this size that arrives in pieces and does not fit in the input
+/// buffer is assembled in the message buffer ([`Core::assemble`]).
+const ASSEMBLE_ABOVE: usize = 16 * 1024;
 use crate::{CloseCode, Error, Event, ProtocolError, Role, Status};
+use bytes::Bytes;
 
 /// Where an event's payload lies.
 #[derive(Clone, Copy, Debug)]
@@ -17,6 +22,8 @@ enum Src {
     Msg(usize),
     /// The one character in `carry`.
     Carry,
+    /// `owned` (a whole binary message), cleared at the next call unless taken.
+    Owned,
 }
 
 /// An event, described without borrowing (so the state can still be updated).
@@ -55,23 +62,44 @@ impl From<crate::utf8::Invalid> for ProtocolError {
 
 pub(super) fn poll_event(conn: &mut Connection) -> Result<Option<Event<'_>>, Error> {
     let Connection { buf, core } = conn;
-    buf.settle();
-    let ready = match core.whole_message(buf) {
-        Some(ready) => ready,
-        None => match core.step(buf) {
-            Ok(Some(ready)) => ready,
-            Err(e) => {
-                core.error_reported = true;
-                return Err(e);
-            }
-            Ok(None) => return Ok(None),
-        },
+    let Some(ready) = poll_ready(buf, core)? else {
+        return Ok(None);
     };
     let event = lend(buf, core, ready);
     if event.is_err() {
         core.error_reported = true;
     }
     event
+}
+
+/// [`poll_event`], except that a whole binary message assembled in `owned` comes as `Ok` of
+/// its `Bytes`, taken without a copy (everything else as `Err` of the event).
+pub(super) fn poll_owned(conn: &mut Connection) -> Result<Option<Result<Bytes, Event<'_>>>, Error> {
+    let Connection { buf, core } = conn;
+    let Some(ready) = poll_ready(buf, core)? else {
+        return Ok(None);
+    };
+    if let Ready::Binary {
+        src: Src::Owned, ..
+    } = ready
+    {
+        return Ok(Some(Ok(buf.take_owned())));
+    }
+    let event = lend(buf, core, ready);
+    if event.is_err() {
+        core.error_reported = true;
+    }
+    Ok(event?.map(Err))
+}
+
+/// The next event, described: the short path for a whole message, else the general one.
+#[inline(always)]
+fn poll_ready(buf: &mut RecvBuf, core: &mut Core) -> Result<Option<Ready>, Error> {
+    buf.settle();
+    if let Some(ready) = core.whole_message(buf) {
+        return Ok(Some(ready));
+    }
+    core.step(buf).inspect_err(|_| core.error_reported = true)
 }
 
 /// A header with a 7-bit or (minimally encoded) 16-bit length and the mask bit `masked`, all
@@ -112,11 +140,13 @@ fn slice(buf: &RecvBuf, src: Src) -> &[u8] {
         }
         Src::Msg(len) => buf.msg.bytes().get(..len).unwrap_or_default(),
         Src::Carry => buf.carry.as_bytes(),
+        Src::Owned => &buf.owned,
     }
 }
 
 /// Turns a [`Ready`] into the event, borrowing the buffers. Text is made `&str` here by one
 /// simdutf8 pass (for a single frame that arrived whole, the only pass).
+#[inline(always)]
 fn lend<'a>(buf: &'a RecvBuf, core: &mut Core, ready: Ready) -> Result<Option<Event<'a>>, Error> {
     let event = match ready {
         Ready::Text { src, fin } => match simdutf8::basic::from_utf8(slice(buf, src)) {
@@ -204,24 +234,49 @@ impl Core {
         })
     }
 
-    /// Bytes from the peer that continue the payload of the frame being lent, all of which so
-    /// far is here and unmasked: they are unmasked as they are copied in (one pass rather than
-    /// a copy now and an unmask in `lend_frame`). Returns the bytes after the payload.
+    /// Bytes from the peer that continue the payload of the frame in progress, when nothing
+    /// is left of the input before them: they go where the frame's payload is kept, unmasked
+    /// as they are copied (one pass, rather than a copy into the input buffer now and another
+    /// pass in `poll_event`). Returns the bytes after the payload.
+    ///
+    /// * A lent frame whose payload so far is all here and unmasked: onto the input buffer.
+    /// * A copied frame (a fragment, or a large single text frame being assembled) with no
+    ///   extension decoding it: into the message buffer. Text only with deferred checks: an
+    ///   eager check looks at each piece as `poll_event` copies it.
+    ///
+    /// (A frame assembled in `owned` is the session's, which reads rather than `receive`s.)
     #[inline]
     pub(super) fn push_payload<'a>(&mut self, buf: &mut RecvBuf, bytes: &'a [u8]) -> &'a [u8] {
         let Some(f) = &mut self.frame else {
             return bytes;
         };
-        let Some(key) = f.mask else {
-            return bytes;
-        };
-        if f.kind != FrameKind::Lend || f.unmasked != buf.available() {
-            return bytes;
+        match f.kind {
+            FrameKind::Lend => {
+                let Some(key) = f.mask else {
+                    return bytes;
+                };
+                if f.unmasked != buf.available() {
+                    return bytes;
+                }
+                let (payload, rest) = bytes.split_at((f.len - f.unmasked).min(bytes.len()));
+                buf.push_unmasked(payload, key, f.unmasked);
+                f.unmasked += payload.len();
+                rest
+            }
+            FrameKind::Copy => {
+                let direct = self.msg.is_some_and(|m| {
+                    m.ext.is_none() && (m.kind == MessageKind::Binary || self.defer_checks)
+                });
+                if !direct || buf.available() != 0 || self.rx_fail.is_some() {
+                    return bytes;
+                }
+                let (payload, rest) = bytes.split_at((f.len - f.done).min(bytes.len()));
+                buf.msg.extend(payload, f.mask, f.done);
+                f.done += payload.len();
+                rest
+            }
+            _ => bytes,
         }
-        let (payload, rest) = bytes.split_at((f.len - f.unmasked).min(bytes.len()));
-        buf.push_unmasked(payload, key, f.unmasked);
-        f.unmasked += payload.len();
-        rest
     }
 
     /// Processes input until an event is ready or more input is needed.
@@ -268,6 +323,7 @@ impl Core {
             buf.msg.clear();
             buf.msg_drain = 0;
             buf.carry.clear();
+            buf.owned.clear();
             if let Some(err) = self.fail(e) {
                 return Err(err);
             }
@@ -330,6 +386,7 @@ impl Core {
         match frame.kind {
             FrameKind::Lend => self.lend_frame(frame, buf),
             FrameKind::Copy => self.copy_frame(frame, buf),
+            FrameKind::Own => Ok(self.own_frame(frame, buf)),
             FrameKind::Stream => self.stream_frame(frame, buf),
             FrameKind::Control => self.control_frame(frame, buf),
             FrameKind::Skip => Ok(self.skip_frame(frame, buf)),
@@ -530,6 +587,13 @@ impl Core {
     fn lend_frame(&mut self, mut f: RxFrame, buf: &mut RecvBuf) -> Result<Flow, ProtocolError> {
         let avail = buf.available().min(f.len);
         let text = f.opcode == OpCode::Text;
+        if avail < f.len
+            && f.unmasked == 0
+            && f.len > ASSEMBLE_ABOVE
+            && buf.start.saturating_add(f.len) > buf.data.len()
+        {
+            return self.assemble(f, buf);
+        }
         if let (Some(key), Some(new)) = (f.mask, buf.input_mut().get_mut(f.unmasked..avail)) {
             apply_mask(new, key, f.unmasked);
         }
@@ -560,6 +624,56 @@ impl Core {
         Ok(Flow::NeedMore)
     }
 
+    /// A large single-frame message that arrived in part and does not fit in the input buffer
+    /// is assembled apart instead of lent from the input: the input buffer then never grows
+    /// past a read, nor moves a frame's head to its front, and the rest of the payload is
+    /// copied straight into place as it arrives ([`push_payload`](Self::push_payload)).
+    /// With owned messages, binary goes to `owned`, whose bytes the message can keep without a
+    /// copy, and which the driver can read the rest into ([`Connection::owned_room`]);
+    /// otherwise (and text always) to the message buffer.
+    /// Nothing of it was unmasked or checked yet.
+    fn assemble(&mut self, mut f: RxFrame, buf: &mut RecvBuf) -> Result<Flow, ProtocolError> {
+        if f.opcode == OpCode::Binary && self.owned_messages {
+            buf.start_owned(f.len);
+            f.kind = FrameKind::Own;
+            return Ok(self.own_frame(f, buf));
+        }
+        self.msg = Some(RxMsg {
+            kind: if f.opcode == OpCode::Text {
+                MessageKind::Text
+            } else {
+                MessageKind::Binary
+            },
+            ext: None,
+            fragments: 1,
+            charged: f.len,
+            checked: 0,
+            decoded: 0,
+        });
+        f.kind = FrameKind::Copy;
+        self.copy_frame(f, buf)
+    }
+
+    /// Appends what has arrived of a frame being assembled in `owned`; lends the message once
+    /// it is whole.
+    fn own_frame(&mut self, mut f: RxFrame, buf: &mut RecvBuf) -> Flow {
+        let avail = buf.available().min(f.len - f.done);
+        buf.input_to_owned(avail, f.mask, f.done);
+        buf.consume(avail);
+        f.done += avail;
+        if f.done < f.len {
+            self.frame = Some(f);
+            return Flow::NeedMore;
+        }
+        self.frame = None;
+        self.note_activity();
+        buf.owned_lent = true;
+        Flow::Ready(Ready::Binary {
+            src: Src::Owned,
+            fin: true,
+        })
+    }
+
     /// Appends (or decodes) what has arrived of the frame to the message buffer, then of the
     /// continuation frames right after it: the message record is carried through them.
     fn copy_frame(&mut self, mut f: RxFrame, buf: &mut RecvBuf) -> Result<Flow, ProtocolError> {
@@ -567,6 +681,9 @@ impl Core {
             self.frame = None;
             return Ok(Flow::Continue);
         };
+        if m.ext.is_none() && (m.kind == MessageKind::Binary || self.defer_checks) {
+            return Ok(self.copy_plain(f, m, buf));
+        }
         loop {
             let avail = buf.available().min(f.len - f.done);
             let last = f.done + avail == f.len;
@@ -670,6 +787,44 @@ impl Core {
                 None => {
                     self.msg = Some(m);
                     return Ok(Flow::Continue);
+                }
+            }
+        }
+    }
+
+    /// [`copy_frame`](Self::copy_frame) for the common case, a message no extension decodes
+    /// whose pieces need no check as they arrive (binary, or text with deferred checks; being
+    /// copied, it is assembled, not streamed): each frame's payload is copied (unmasked) into
+    /// the message buffer and the run goes straight on to the next continuation; the whole
+    /// message is lent (and text validated) once its last frame is in.
+    #[inline(always)]
+    fn copy_plain(&mut self, mut f: RxFrame, mut m: RxMsg, buf: &mut RecvBuf) -> Flow {
+        loop {
+            let avail = buf.available().min(f.len - f.done);
+            let from = buf.start;
+            let piece = buf.data.get(from..from + avail).unwrap_or_default();
+            buf.msg.extend(piece, f.mask, f.done);
+            buf.consume(avail);
+            f.done += avail;
+            if f.done < f.len {
+                self.frame = Some(f);
+                self.msg = Some(m);
+                return Flow::NeedMore;
+            }
+            if f.fin {
+                self.frame = None;
+                self.msg = None;
+                self.note_activity();
+                let total = buf.msg.len();
+                buf.msg_drain = total;
+                return Flow::Ready(data_ready(m.kind, Src::Msg(total), true));
+            }
+            match self.continuation(&mut m, buf) {
+                Some(next) => f = next,
+                None => {
+                    self.frame = None;
+                    self.msg = Some(m);
+                    return Flow::Continue;
                 }
             }
         }

@@ -272,6 +272,9 @@ impl<S: Stream> WebSocket<S> {
                     Err(e) => self.session.transport_error(e.into()),
                 }
             }
+            // Reads here go through `Read` into initialised memory: the session asks for owned
+            // reads only of executors that turned them on, and this one does not.
+            Step::ReadOwned(..) => self.session.set_owned_reads(false),
             Step::Wait(Some(deadline)) => {
                 std::thread::sleep(deadline.saturating_duration_since(now).max(MIN_TIMEOUT));
             }

@@ -14,6 +14,7 @@
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::sync::Arc;
+use bytes::BytesMut;
 use core::future::Future;
 use core::net::SocketAddr;
 use core::ops::Deref;
@@ -69,6 +70,32 @@ pub trait PollIo: Unpin {
     ) -> Poll<io::Result<usize>> {
         let _ = then;
         self.poll_write(cx, first)
+    }
+    /// Reads at most `max` bytes onto the end of `buf` (the rest of a large binary message,
+    /// read where the message keeps it). Default: into zero-filled memory (at most 32 KiB at a
+    /// time) through [`poll_read`](Self::poll_read); a stream that can read into spare
+    /// capacity overrides it and [`reads_owned`](Self::reads_owned).
+    fn poll_read_owned(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut BytesMut,
+        max: usize,
+    ) -> Poll<io::Result<usize>> {
+        let at = buf.len();
+        buf.resize(at + max.min(32 * 1024), 0);
+        let read = self.poll_read(cx, buf.get_mut(at..).unwrap_or_default());
+        let n = match &read {
+            Poll::Ready(Ok(n)) => *n,
+            _ => 0,
+        };
+        buf.truncate(at + n);
+        read
+    }
+    /// Whether [`poll_read_owned`](Self::poll_read_owned) reads without zero-filling first:
+    /// then the executor reads large binary messages straight into their own memory.
+    /// Default `false`.
+    fn reads_owned(&self) -> bool {
+        false
     }
     /// Flushes.
     fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
@@ -280,6 +307,19 @@ impl<T: PollIo> SessionIo<T> {
                         self.session.shut_down();
                     }
                     Poll::Pending => self.blocked(Io::Write),
+                },
+                Step::ReadOwned(buf, max) => match self.io.poll_read_owned(cx, buf, max) {
+                    Poll::Ready(Ok(n)) => {
+                        now = self.now();
+                        self.session.received_owned(now, n);
+                    }
+                    Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                        now = self.now();
+                        self.session.received(now, 0);
+                    }
+                    Poll::Ready(Err(e)) => self.broken(e),
+                    Poll::Pending => self.blocked(Io::Read),
                 },
                 Step::Read(buf) => match self.io.poll_read(cx, buf) {
                     Poll::Ready(Ok(n)) => {
@@ -625,6 +665,7 @@ impl<T: PollIo> WebSocket<T> {
         origin: Origin,
     ) -> Self {
         session.set_write_through(io.writes_through());
+        session.set_owned_reads(io.reads_owned());
         session.set_deferred_checks(true);
         let wakers = Arc::new(Wakers::default());
         let fanout = Waker::from(wakers.clone());

@@ -31,6 +31,7 @@ use std::io;
 use ::tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use ::tokio::net::TcpStream;
 use ::tokio::time::Sleep;
+use bytes::{BufMut, BytesMut};
 
 use super::nonblocking::{self, PollIo};
 use super::{AcceptAll, AcceptOptions, Callback, ConnectOptions, Error, Target};
@@ -96,6 +97,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PollIo for TokioIo<S> {
         }
         let runs = [io::IoSlice::new(first), io::IoSlice::new(then)];
         Pin::new(&mut self.stream).poll_write_vectored(cx, &runs)
+    }
+
+    /// Into the spare capacity, through tokio's uninitialised-memory reads (tokio-util's
+    /// `poll_read_buf`): no zero-fill.
+    fn poll_read_owned(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut BytesMut,
+        max: usize,
+    ) -> Poll<io::Result<usize>> {
+        tokio_util::io::poll_read_buf(Pin::new(&mut self.stream), cx, &mut buf.limit(max))
+    }
+
+    fn reads_owned(&self) -> bool {
+        true
     }
 
     fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

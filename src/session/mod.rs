@@ -25,6 +25,7 @@
 //! | [`Step::Flush`] | flush the transport | [`flushed`](Session::flushed), or `blocked(Io::Write)` |
 //! | [`Step::Shutdown`] | shut the write side down (FIN, TLS close_notify) | [`shut_down`](Session::shut_down), or `blocked(Io::Write)` |
 //! | [`Step::Read`] | read into the buffer | [`received(now, n)`](Session::received) (0 = end of stream), or `blocked(Io::Read)` |
+//! | [`Step::ReadOwned`] | append at most `max` bytes read to the `BytesMut` (only after [`set_owned_reads`](Session::set_owned_reads)) | [`received_owned(now, n)`](Session::received_owned) (0 = end of stream), or `blocked(Io::Read)` |
 //! | [`Step::Wait`] | wait until the transport is ready for what was blocked, the deadline passes, or the application acts | call [`start_turn`](Session::start_turn), then step again |
 //! | [`Step::End`] | end the message stream | nothing; every later step is `End` too |
 //!
@@ -67,6 +68,7 @@
 
 use alloc::collections::VecDeque;
 use alloc::string::String;
+use bytes::BytesMut;
 use core::fmt;
 use core::net::SocketAddr;
 
@@ -139,6 +141,11 @@ pub enum Step<'a> {
     Shutdown,
     /// Read into this buffer, then [`Session::received`].
     Read(&'a mut [u8]),
+    /// Read at most this many bytes onto the end of this buffer (into its spare capacity:
+    /// nothing to zero-fill), then [`Session::received_owned`]. The rest of a large binary
+    /// message's payload, read straight into the memory the message will own. Only asked of
+    /// an executor that called [`Session::set_owned_reads`].
+    ReadOwned(&'a mut BytesMut, usize),
     /// Nothing to do until the blocked directions are ready, this instant (if any) passes, or
     /// the application acts.
     Wait(Option<Instant>),
@@ -155,6 +162,7 @@ impl fmt::Debug for Step<'_> {
             Step::Flush => f.write_str("Flush"),
             Step::Shutdown => f.write_str("Shutdown"),
             Step::Read(b) => write!(f, "Read({} bytes)", b.len()),
+            Step::ReadOwned(_, max) => write!(f, "ReadOwned(at most {max} bytes)"),
             Step::Wait(d) => f.debug_tuple("Wait").field(d).finish(),
             Step::End => f.write_str("End"),
         }
@@ -215,6 +223,7 @@ pub struct Session {
     /// shutdown, end of input); see [`Session::watch`].
     changes: u32,
     write_through: bool,
+    owned_reads: bool,
     bytes_received: u64,
     bytes_sent: u64,
     /// The peer's address, for log events only (see [`Session::set_peer_addr`]).
@@ -238,7 +247,9 @@ impl fmt::Debug for Session {
 impl Session {
     /// A session over a connection whose opening handshake is done (whatever it already
     /// queued, e.g. a 101 response, is written first).
-    pub fn new(conn: Connection) -> Self {
+    pub fn new(mut conn: Connection) -> Self {
+        // Its reader takes large binary messages as the memory they were assembled in.
+        conn.set_owned_messages(true);
         Session {
             conn,
             reader: MessageReader::new(),
@@ -262,6 +273,7 @@ impl Session {
             drain_deadline: None,
             changes: 0,
             write_through: false,
+            owned_reads: false,
             bytes_received: 0,
             bytes_sent: 0,
             #[cfg(feature = "tracing")]
@@ -401,6 +413,13 @@ impl Session {
         self.write_through = on;
     }
 
+    /// The executor can read into a `BytesMut`'s spare capacity ([`Step::ReadOwned`]): the rest
+    /// of a large binary message is then read where the message keeps it, and handed over
+    /// without a copy.
+    pub fn set_owned_reads(&mut self, on: bool) {
+        self.owned_reads = on;
+    }
+
     /// Whether a receiver may still take messages (see [`receiver_gone`](Session::receiver_gone)).
     pub fn has_receiver(&self) -> bool {
         !self.receiver_gone
@@ -476,6 +495,18 @@ impl Session {
             self.read_size = (self.read_size * 2).min(READ_MAX);
         }
         self.conn.commit_recv(now, n);
+    }
+
+    /// `n` bytes were appended to the buffer of a [`Step::ReadOwned`]; 0 is the end of the
+    /// stream.
+    pub fn received_owned(&mut self, now: Instant, n: usize) {
+        if n == 0 {
+            self.received(now, 0);
+            return;
+        }
+        self.parse_ready = true;
+        self.bytes_received += n as u64;
+        self.conn.commit_owned(now);
     }
 
     /// The direction is not ready in this turn (a non-blocking executor registered interest).
@@ -729,6 +760,15 @@ impl Session {
             }
             // 6. read, while the connection wants input and nothing waits for a receiver
             if self.should_read() && !self.read_blocked {
+                if self.owned_reads {
+                    if let Some(max) = self.conn.owned_room() {
+                        // The read after this message starts small again: if another large
+                        // message follows, little of it is read into the input buffer before
+                        // its header tells where the rest goes.
+                        self.read_size = READ_MIN;
+                        return Step::ReadOwned(self.conn.owned_buf(), max);
+                    }
+                }
                 let size = self.read_size;
                 return Step::Read(self.conn.recv_buf(size));
             }

@@ -67,6 +67,15 @@ impl End {
     }
 }
 
+/// How many bytes a read of at most `max` takes from `inp` (0: the end of the stream), or
+/// `None` if it would block.
+fn readable(reads: bool, inp: &Pipe, max: usize) -> Option<usize> {
+    if !reads || (inp.bytes.is_empty() && !inp.fin) {
+        return None;
+    }
+    Some(max.min(inp.bytes.len()))
+}
+
 /// A pipe: bytes in flight, at most `window`, and whether the writer shut it.
 #[derive(Default)]
 pub struct Pipe {
@@ -158,27 +167,30 @@ impl SessionPair {
                     end.shut = true;
                     end.session.shut_down();
                 }
-                Step::Read(buf) => {
-                    if !end.reads {
+                Step::Read(buf) => match readable(end.reads, inp, buf.len().min(chunk)) {
+                    None => {
                         end.session.blocked(Io::Read);
                         continue;
                     }
-                    if inp.bytes.is_empty() {
-                        if inp.fin {
-                            end.session.received(now, 0);
-                        } else {
-                            end.session.blocked(Io::Read);
-                            continue;
-                        }
-                    } else {
-                        let n = buf.len().min(inp.bytes.len()).min(chunk);
+                    Some(n) => {
                         for (dst, src) in buf.iter_mut().zip(inp.bytes.drain(..n)) {
                             *dst = src;
                         }
                         end.read_total += n;
                         end.session.received(now, n);
                     }
-                }
+                },
+                Step::ReadOwned(buf, max) => match readable(end.reads, inp, max.min(chunk)) {
+                    None => {
+                        end.session.blocked(Io::Read);
+                        continue;
+                    }
+                    Some(n) => {
+                        buf.extend(inp.bytes.drain(..n));
+                        end.read_total += n;
+                        end.session.received_owned(now, n);
+                    }
+                },
                 Step::Wait(_) => return moved,
             }
             moved = true;
