@@ -361,6 +361,25 @@ mod splits {
     use super::*;
     use proptest::prelude::*;
 
+    /// The client sends `messages` and closes: the server's application sees them, in order,
+    /// then the Close, and both ends end.
+    fn exchange(p: &mut SessionPair, messages: &[Message]) -> Result<(), TestCaseError> {
+        for m in messages {
+            p.client.session.send(p.now, m).unwrap();
+        }
+        p.client
+            .session
+            .close(p.now, CloseCode::NORMAL, "done")
+            .unwrap();
+        p.run_until(Instant::from_duration(Duration::from_secs(60)));
+        let mut expected: Vec<&Message> = messages.iter().collect();
+        let close = Message::close(CloseCode::NORMAL, "done");
+        expected.push(&close);
+        prop_assert_eq!(p.server.messages(), expected);
+        prop_assert!(p.client.ended && p.server.ended);
+        Ok(())
+    }
+
     fn message() -> impl Strategy<Value = Message> {
         prop_oneof![
             ".{0,40}".prop_map(Message::text),
@@ -381,16 +400,7 @@ mod splits {
             let mut p = SessionPair::default_pair();
             p.read_chunk = read_chunk;
             p.window = window;
-            for m in &messages {
-                p.client.session.send(p.now, m).unwrap();
-            }
-            p.client.session.close(p.now, CloseCode::NORMAL, "done").unwrap();
-            p.run_until(Instant::from_duration(Duration::from_secs(60)));
-            let mut expected: Vec<&Message> = messages.iter().collect();
-            let close = Message::close(CloseCode::NORMAL, "done");
-            expected.push(&close);
-            prop_assert_eq!(p.server.messages(), expected);
-            prop_assert!(p.client.ended && p.server.ended);
+            exchange(&mut p, &messages)?;
         }
     }
 
@@ -417,16 +427,7 @@ mod splits {
             let mut p = SessionPair::default_pair();
             p.read_chunk = read_chunk;
             p.server.session.set_owned_reads(owned);
-            for m in &messages {
-                p.client.session.send(p.now, m).unwrap();
-            }
-            p.client.session.close(p.now, CloseCode::NORMAL, "done").unwrap();
-            p.run_until(Instant::from_duration(Duration::from_secs(60)));
-            let mut expected: Vec<&Message> = messages.iter().collect();
-            let close = Message::close(CloseCode::NORMAL, "done");
-            expected.push(&close);
-            prop_assert_eq!(p.server.messages(), expected);
-            prop_assert!(p.client.ended && p.server.ended);
+            exchange(&mut p, &messages)?;
         }
     }
 }

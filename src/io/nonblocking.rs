@@ -308,34 +308,14 @@ impl<T: PollIo> SessionIo<T> {
                     }
                     Poll::Pending => self.blocked(Io::Write),
                 },
-                Step::ReadOwned(buf, max) => match self.io.poll_read_owned(cx, buf, max) {
-                    Poll::Ready(Ok(n)) => {
-                        now = self.now();
-                        self.session.received_owned(now, n);
-                    }
-                    Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                        now = self.now();
-                        self.session.received(now, 0);
-                    }
-                    Poll::Ready(Err(e)) => self.broken(e),
-                    Poll::Pending => self.blocked(Io::Read),
-                },
-                Step::Read(buf) => match self.io.poll_read(cx, buf) {
-                    Poll::Ready(Ok(n)) => {
-                        now = self.now();
-                        self.session.received(now, n);
-                    }
-                    Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
-                    // TLS ended without close_notify: the end of the stream to the session,
-                    // clean after the closing handshake, 1006 before it (see crate::tls).
-                    Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                        now = self.now();
-                        self.session.received(now, 0);
-                    }
-                    Poll::Ready(Err(e)) => self.broken(e),
-                    Poll::Pending => self.blocked(Io::Read),
-                },
+                Step::Read(buf) => {
+                    let read = self.io.poll_read(cx, buf);
+                    self.read_done(read, Session::received, &mut now);
+                }
+                Step::ReadOwned(buf, max) => {
+                    let read = self.io.poll_read_owned(cx, buf, max);
+                    self.read_done(read, Session::received_owned, &mut now);
+                }
                 Step::Wait(deadline) => {
                     if turn == Turn::Send {
                         if let Some(answer) = goal(&self.session) {
@@ -348,6 +328,32 @@ impl<T: PollIo> SessionIo<T> {
                     now = self.now();
                 }
             }
+        }
+    }
+
+    /// Reports a read to the session: `received` (`Session::received` or
+    /// `Session::received_owned`) with the count at the time it came, the end of the stream,
+    /// the transport failing, or not ready.
+    fn read_done(
+        &mut self,
+        read: Poll<io::Result<usize>>,
+        received: fn(&mut Session, Instant, usize),
+        now: &mut Instant,
+    ) {
+        match read {
+            Poll::Ready(Ok(n)) => {
+                *now = self.now();
+                received(&mut self.session, *now, n);
+            }
+            Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+            // TLS ended without close_notify: the end of the stream to the session, clean
+            // after the closing handshake, 1006 before it (see crate::tls).
+            Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                *now = self.now();
+                self.session.received(*now, 0);
+            }
+            Poll::Ready(Err(e)) => self.broken(e),
+            Poll::Pending => self.blocked(Io::Read),
         }
     }
 
