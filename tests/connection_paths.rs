@@ -256,12 +256,12 @@ fn payload_unmasked_as_it_arrives_across_reads() {
 }
 
 #[test]
-fn large_frames_assembled_as_they_arrive() {
-    // A single frame over 16 KiB that arrives in reads smaller than itself is assembled in
-    // the message buffer, the rest of its payload copied straight there as it arrives: the
-    // same events as the frame read whole, in either role (masked or not), text or binary,
-    // with eager or deferred checks, wherever the reads end (also mid-header, and with a
-    // second large frame starting partway through a read).
+fn large_frames_across_reads() {
+    // A single frame over 16 KiB that arrives in reads smaller than itself (unmasked in place
+    // and as later reads are copied in): the same events as the frame read whole, in either
+    // role (masked or not), text or binary, with eager or deferred checks, wherever the reads
+    // end (also mid-header, and with a second large frame starting partway through a read).
+    // (The session's owned assembly: tests/session.rs, large_messages_split_anywhere.)
     let cuts: [&[usize]; 6] = [
         &[4096],
         &[16 * 1024, 5],

@@ -517,8 +517,8 @@ impl Connection {
     /// can keep, for a driver that takes messages as owned `Bytes` through
     /// [`poll_owned`](Self::poll_owned) (the session's [`MessageReader`] does): it then gets
     /// them without a copy, and can read the rest of the payload straight into that memory
-    /// ([`owned_room`](Self::owned_room)). Off, such a frame is unmasked while it is copied
-    /// into the message buffer (one pass), which is cheaper for a driver that lends events.
+    /// ([`owned_room`](Self::owned_room)). Off, such a frame is lent from the input buffer,
+    /// unmasked in place, which is cheaper for a driver that lends events.
     ///
     /// [`MessageReader`]: crate::message::MessageReader
     pub(crate) fn set_owned_messages(&mut self, on: bool) {

@@ -6,12 +6,12 @@ use super::{Connection, Core, FrameKind, MessageKind, RxFrame, RxMode, RxMsg, St
 use crate::config::FRAGMENT_OVERHEAD;
 use crate::frame::{FrameHeader, OpCode, apply_mask};
 use crate::utf8::valid_prefix;
-
-/// A single-frame message over this size that arrives in pieces and does not fit in the input
-/// buffer is assembled in the message buffer ([`Core::assemble`]).
-const ASSEMBLE_ABOVE: usize = 16 * 1024;
 use crate::{CloseCode, Error, Event, ProtocolError, Role, Status};
 use bytes::Bytes;
+
+/// With owned messages, a single binary frame over this size that arrives in pieces and does
+/// not fit in the input buffer is assembled in memory of its own ([`Core::own_frame`]).
+const OWN_ABOVE: usize = 16 * 1024;
 
 /// Where an event's payload lies.
 #[derive(Clone, Copy, Debug)]
@@ -240,9 +240,9 @@ impl Core {
     /// pass in `poll_event`). Returns the bytes after the payload.
     ///
     /// * A lent frame whose payload so far is all here and unmasked: onto the input buffer.
-    /// * A copied frame (a fragment, or a large single text frame being assembled) with no
-    ///   extension decoding it: into the message buffer. Text only with deferred checks: an
-    ///   eager check looks at each piece as `poll_event` copies it.
+    /// * A copied frame (a fragment) with no extension decoding it: into the message buffer.
+    ///   Text only with deferred checks: an eager check looks at each piece as `poll_event`
+    ///   copies it.
     ///
     /// (A frame assembled in `owned` is the session's, which reads rather than `receive`s.)
     #[inline]
@@ -587,12 +587,17 @@ impl Core {
     fn lend_frame(&mut self, mut f: RxFrame, buf: &mut RecvBuf) -> Result<Flow, ProtocolError> {
         let avail = buf.available().min(f.len);
         let text = f.opcode == OpCode::Text;
-        if avail < f.len
+        if self.owned_messages
+            && f.opcode == OpCode::Binary
+            && avail < f.len
             && f.unmasked == 0
-            && f.len > ASSEMBLE_ABOVE
+            && f.len > OWN_ABOVE
             && buf.start.saturating_add(f.len) > buf.data.len()
         {
-            return self.assemble(f, buf);
+            // Nothing of it unmasked yet: assembled in owned memory from here on.
+            buf.start_owned(f.len);
+            f.kind = FrameKind::Own;
+            return Ok(self.own_frame(f, buf));
         }
         if let (Some(key), Some(new)) = (f.mask, buf.input_mut().get_mut(f.unmasked..avail)) {
             apply_mask(new, key, f.unmasked);
@@ -624,38 +629,11 @@ impl Core {
         Ok(Flow::NeedMore)
     }
 
-    /// A large single-frame message that arrived in part and does not fit in the input buffer
-    /// is assembled apart instead of lent from the input: the input buffer then never grows
-    /// past a read, nor moves a frame's head to its front, and the rest of the payload is
-    /// copied straight into place as it arrives ([`push_payload`](Self::push_payload)).
-    /// With owned messages, binary goes to `owned`, whose bytes the message can keep without a
-    /// copy, and which the driver can read the rest into ([`Connection::owned_room`]);
-    /// otherwise (and text always) to the message buffer.
-    /// Nothing of it was unmasked or checked yet.
-    fn assemble(&mut self, mut f: RxFrame, buf: &mut RecvBuf) -> Result<Flow, ProtocolError> {
-        if f.opcode == OpCode::Binary && self.owned_messages {
-            buf.start_owned(f.len);
-            f.kind = FrameKind::Own;
-            return Ok(self.own_frame(f, buf));
-        }
-        self.msg = Some(RxMsg {
-            kind: if f.opcode == OpCode::Text {
-                MessageKind::Text
-            } else {
-                MessageKind::Binary
-            },
-            ext: None,
-            fragments: 1,
-            charged: f.len,
-            checked: 0,
-            decoded: 0,
-        });
-        f.kind = FrameKind::Copy;
-        self.copy_frame(f, buf)
-    }
-
-    /// Appends what has arrived of a frame being assembled in `owned`; lends the message once
-    /// it is whole.
+    /// Appends what has arrived of a frame being assembled in `owned` (a large single binary
+    /// frame, with owned messages, that arrived in part and does not fit in the input buffer:
+    /// the message keeps this memory as its `Bytes`, and a driver can read the rest of the
+    /// payload straight into it, [`Connection::owned_room`]); lends the message once it is
+    /// whole.
     fn own_frame(&mut self, mut f: RxFrame, buf: &mut RecvBuf) -> Flow {
         let avail = buf.available().min(f.len - f.done);
         buf.input_to_owned(avail, f.mask, f.done);
