@@ -301,7 +301,7 @@ impl MsgBuf {
 
     /// Appends a frame's payload bytes, unmasking them with `key` (the bytes start `offset`
     /// bytes into the payload) in the same pass when the memory was initialised before.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn extend(&mut self, bytes: &[u8], key: Option<[u8; 4]>, offset: usize) {
         let end = self.len + bytes.len();
         if let Some(dst) = self.data.get_mut(self.len..end) {

@@ -264,19 +264,53 @@ impl Core {
                 rest
             }
             FrameKind::Copy => {
-                let direct = self.msg.is_some_and(|m| {
-                    m.ext.is_none() && (m.kind == MessageKind::Binary || self.defer_checks)
-                });
-                if !direct || buf.available() != 0 || self.rx_fail.is_some() {
+                let Some(m) = self.msg else {
+                    return bytes;
+                };
+                let plain = m.ext.is_none() && (m.kind == MessageKind::Binary || self.defer_checks);
+                if !plain || buf.available() != 0 || self.rx_fail.is_some() {
                     return bytes;
                 }
-                let (payload, rest) = bytes.split_at((f.len - f.done).min(bytes.len()));
-                buf.msg.extend(payload, f.mask, f.done);
-                f.done += payload.len();
-                rest
+                let f = *f;
+                self.push_fragments(f, m, buf, bytes)
             }
             _ => bytes,
         }
+    }
+
+    /// [`push_payload`](Self::push_payload) for a copied message (`f`, `m`): the rest of the
+    /// frame, then the continuation frames after it that [`continuation`](Self::continuation)
+    /// accepts, straight into the message buffer, until the bytes end, a frame is not such a
+    /// continuation, or the last frame is in (which `poll_event` then lends). The bytes after
+    /// that are returned, for the input buffer. Nothing here makes an event, so the events
+    /// stay in wire order: a frame that is not a plain continuation, or breaks a rule, is left
+    /// to the general path.
+    fn push_fragments<'a>(
+        &mut self,
+        mut f: RxFrame,
+        mut m: RxMsg,
+        buf: &mut RecvBuf,
+        mut bytes: &'a [u8],
+    ) -> &'a [u8] {
+        loop {
+            let (payload, rest) = bytes.split_at((f.len - f.done).min(bytes.len()));
+            buf.msg.extend(payload, f.mask, f.done);
+            f.done += payload.len();
+            bytes = rest;
+            if f.done < f.len || f.fin {
+                break;
+            }
+            match self.continuation_in(&mut m, bytes) {
+                Some((next, header)) => {
+                    f = next;
+                    bytes = bytes.get(header..).unwrap_or_default();
+                }
+                None => break,
+            }
+        }
+        self.frame = Some(f);
+        self.msg = Some(m);
+        bytes
     }
 
     /// Processes input until an event is ready or more input is needed.
@@ -814,10 +848,19 @@ impl Core {
     /// counts it. Anything else is left for `next_header`.
     #[inline(always)]
     fn continuation(&self, m: &mut RxMsg, buf: &mut RecvBuf) -> Option<RxFrame> {
+        let (frame, header) = self.continuation_in(m, buf.input())?;
+        buf.consume(header);
+        Some(frame)
+    }
+
+    /// [`continuation`](Self::continuation) at the front of `input`, which is left as it is:
+    /// the frame and the length of its header.
+    #[inline(always)]
+    fn continuation_in(&self, m: &mut RxMsg, input: &[u8]) -> Option<(RxFrame, usize)> {
         if self.rx_mode != RxMode::Normal {
             return None;
         }
-        let (b0, len, mask, header) = short_header(buf.input(), self.role == Role::Server)?;
+        let (b0, len, mask, header) = short_header(input, self.role == Role::Server)?;
         if b0 & 0x7F != 0 || len > self.config.max_frame_size {
             return None;
         }
@@ -829,10 +872,9 @@ impl Core {
         if fragments > self.config.max_fragments || charged > self.config.max_message_size {
             return None;
         }
-        buf.consume(header);
         m.fragments = fragments;
         m.charged = charged;
-        Some(RxFrame {
+        let frame = RxFrame {
             opcode: OpCode::Continuation,
             fin: b0 & 0x80 != 0,
             mask,
@@ -841,7 +883,8 @@ impl Core {
             done: 0,
             unmasked: 0,
             checked: 0,
-        })
+        };
+        Some((frame, header))
     }
 
     /// Streaming without extension: lend pieces straight from the input buffer.
