@@ -32,6 +32,9 @@ pub(crate) struct RecvBuf {
     pub(crate) end: usize,
     /// Input bytes lent by the last event, consumed at the next [`RecvBuf::settle`].
     pub(crate) discard: usize,
+    /// Payload bytes of the frame whose header is next in the input, already unmasked as
+    /// they were copied in (`Core::push_next`); taken when that header is parsed.
+    pub(crate) head_unmasked: usize,
     /// The message being reassembled or decoded.
     pub(crate) msg: MsgBuf,
     /// Bytes at the front of `msg` lent by the last event, removed at the next settle.
@@ -143,6 +146,7 @@ impl RecvBuf {
         self.start = 0;
         self.end = 0;
         self.discard = 0;
+        self.head_unmasked = 0;
     }
 
     /// Before `n` more bytes are appended: moves the unprocessed input to the front if the

@@ -492,7 +492,7 @@ impl Connection {
         self.core.note_rx(now);
         if self.core.accepts_input() {
             let rest = self.core.push_payload(&mut self.buf, bytes);
-            self.buf.push(rest);
+            self.core.push_next(&mut self.buf, rest);
         }
     }
     /// Spare input capacity of at least `min` bytes to read the socket into directly; report

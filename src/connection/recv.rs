@@ -221,8 +221,13 @@ impl Core {
             return None;
         }
         buf.consume(header);
-        if let (Some(key), Some(payload)) = (key, buf.input_mut().get_mut(..len)) {
-            apply_mask(payload, key, 0);
+        // Unmasked as it was copied in (`push_next`), if any of it was.
+        let done = buf.head_unmasked;
+        if done != 0 {
+            buf.head_unmasked = 0;
+        }
+        if let (Some(key), Some(payload)) = (key, buf.input_mut().get_mut(done.min(len)..len)) {
+            apply_mask(payload, key, done);
         }
         buf.discard = len;
         self.note_activity();
@@ -276,6 +281,57 @@ impl Core {
             }
             _ => bytes,
         }
+    }
+
+    /// The bytes of a `receive` after those [`push_payload`](Self::push_payload) took. When
+    /// they start with the header of the next frame (the input holds nothing, or exactly the
+    /// whole payload of the frame being lent) and that frame is a masked, whole single-frame
+    /// text or binary message within the limits, the part of its payload that is here is
+    /// unmasked as it is copied in and counted in `RecvBuf::head_unmasked`, for when
+    /// `poll_event` parses the header: with frames as large as the reads, most of each frame
+    /// then arrives in the read that carries its header, and is copied and unmasked in one
+    /// pass. Nothing is parsed for good here (the header is checked again, in wire order).
+    /// Anything else is appended as it is.
+    #[inline]
+    pub(super) fn push_next(&mut self, buf: &mut RecvBuf, rest: &[u8]) {
+        if let Some((header, key, len)) = self.next_to_lend(buf, rest) {
+            let (head, after) = rest.split_at(header);
+            let (payload, tail) = after.split_at(len.min(after.len()));
+            buf.push(head);
+            buf.push_unmasked(payload, key, 0);
+            buf.head_unmasked = payload.len();
+            buf.push(tail);
+        } else {
+            buf.push(rest);
+        }
+    }
+
+    /// For [`push_next`](Self::push_next): the header length, masking key and payload length
+    /// of the frame at the front of `rest`, if it comes right after what the input holds and
+    /// will be lent from the input buffer.
+    fn next_to_lend(&self, buf: &RecvBuf, rest: &[u8]) -> Option<(usize, [u8; 4], usize)> {
+        let at_next_header = match &self.frame {
+            None => buf.available() == 0 && self.msg.is_none(),
+            Some(f) => f.kind == FrameKind::Lend && f.unmasked == f.len && buf.available() == f.len,
+        };
+        if !at_next_header
+            || rest.len() < 64
+            || buf.head_unmasked != 0
+            || self.rx_mode != RxMode::Normal
+            || self.rx_fail.is_some()
+            || self.pending_error.is_some()
+        {
+            return None;
+        }
+        let Ok(Status::Complete((h, header))) = FrameHeader::parse(rest) else {
+            return None;
+        };
+        let len = usize::try_from(h.payload_len).ok()?;
+        let data = matches!(h.opcode, OpCode::Text | OpCode::Binary);
+        if !h.fin || h.rsv != 0 || !data || len >= self.lend_below || self.role != Role::Server {
+            return None;
+        }
+        Some((header, h.mask?, len))
     }
 
     /// [`push_payload`](Self::push_payload) for a copied message (`f`, `m`): the rest of the
@@ -396,13 +452,18 @@ impl Core {
                     self.check_pending_text(buf)?;
                 }
                 buf.consume(n);
-                let frame = match self.begin_frame(header) {
+                let unmasked = core::mem::take(&mut buf.head_unmasked);
+                let mut frame = match self.begin_frame(header) {
                     Ok(frame) => frame,
                     Err(e) => {
                         self.check_pending_text(buf)?;
                         return Err(e);
                     }
                 };
+                if matches!(frame.kind, FrameKind::Lend | FrameKind::Stream) {
+                    // Unmasked as it was copied in (`push_next`).
+                    frame.unmasked = unmasked.min(frame.len);
+                }
                 // `lend_frame` and `copy_frame` store their frame themselves (and a frame that
                 // is done not at all).
                 if !matches!(frame.kind, FrameKind::Lend | FrameKind::Copy) {
