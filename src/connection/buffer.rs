@@ -4,6 +4,7 @@
 //! They live apart from the rest of the connection state so that `poll_event` can lend a slice
 //! of them while still updating the state (the borrow checker sees disjoint fields).
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use bytes::{Bytes, BytesMut};
@@ -44,7 +45,8 @@ pub(crate) struct RecvBuf {
     pub(crate) carry_lent: bool,
     /// A large single-frame binary message, assembled in memory its `Bytes` can own (see
     /// [`RecvBuf::take_owned`]); the input is read straight into it where the driver can.
-    pub(crate) owned: BytesMut,
+    /// Boxed: most connections never have one, and an idle connection stays small.
+    pub(crate) owned: Option<Box<BytesMut>>,
     /// The last event lent `owned` (cleared at the next settle unless taken).
     pub(crate) owned_lent: bool,
 }
@@ -70,7 +72,7 @@ impl RecvBuf {
             self.carry_lent = false;
         }
         if self.owned_lent {
-            self.owned.clear();
+            self.clear_owned();
             self.owned_lent = false;
         }
     }
@@ -92,8 +94,8 @@ impl RecvBuf {
         if self.msg_unused() {
             self.msg = MsgBuf::default();
         }
-        if self.owned.is_empty() && !self.owned_lent {
-            self.owned = BytesMut::new();
+        if self.owned.as_ref().is_some_and(|o| o.is_empty()) && !self.owned_lent {
+            self.owned = None;
         }
     }
 
@@ -103,7 +105,8 @@ impl RecvBuf {
     pub(crate) fn can_release_above(&self, limit: usize) -> bool {
         (self.data.capacity() > limit && self.input_unused())
             || (self.msg.capacity() > limit && self.msg_unused())
-            || (self.owned.capacity() > limit && self.owned.is_empty() && !self.owned_lent)
+            || (!self.owned_lent
+                && (self.owned.as_ref()).is_some_and(|o| o.capacity() > limit && o.is_empty()))
     }
 
     /// The input buffer is mostly unused: nothing lent from it, and what it holds fills at
@@ -231,7 +234,8 @@ impl RecvBuf {
 
     /// Heap bytes held (capacity).
     pub(crate) fn capacity(&self) -> usize {
-        self.data.capacity() + self.msg.capacity() + self.owned.capacity()
+        let owned = self.owned.as_ref().map_or(0, |o| o.capacity());
+        self.data.capacity() + self.msg.capacity() + owned
     }
 
     /// Readies `owned` for a message of `len` bytes: the memory of the last one is reused once
@@ -239,9 +243,27 @@ impl RecvBuf {
     /// size is allocated. Its capacity is exactly what the message needs, so reads into it
     /// never reallocate.
     pub(crate) fn start_owned(&mut self, len: usize) {
-        self.owned.clear();
-        if !self.owned.try_reclaim(len) || pins_too_much(self.owned.capacity(), len) {
-            self.owned = BytesMut::with_capacity(len);
+        let owned = self.owned_mut();
+        owned.clear();
+        if !owned.try_reclaim(len) || pins_too_much(owned.capacity(), len) {
+            *owned = BytesMut::with_capacity(len);
+        }
+    }
+
+    /// The buffer of a message assembled in owned memory (made on first use).
+    pub(crate) fn owned_mut(&mut self) -> &mut BytesMut {
+        self.owned.get_or_insert_with(Box::default)
+    }
+
+    /// What `owned` holds.
+    pub(crate) fn owned_bytes(&self) -> &[u8] {
+        self.owned.as_deref().map_or(&[], |o| &o[..])
+    }
+
+    /// Empties `owned` (keeping its memory).
+    pub(crate) fn clear_owned(&mut self) {
+        if let Some(o) = &mut self.owned {
+            o.clear();
         }
     }
 
@@ -251,9 +273,10 @@ impl RecvBuf {
     pub(crate) fn input_to_owned(&mut self, len: usize, key: Option<[u8; 4]>, offset: usize) {
         let from = self.start;
         let piece = self.data.get(from..from + len).unwrap_or_default();
-        let at = self.owned.len();
-        self.owned.extend_from_slice(piece);
-        if let (Some(key), Some(new)) = (key, self.owned.get_mut(at..)) {
+        let owned = self.owned.get_or_insert_with(Box::default);
+        let at = owned.len();
+        owned.extend_from_slice(piece);
+        if let (Some(key), Some(new)) = (key, owned.get_mut(at..)) {
             apply_mask(new, key, offset);
         }
     }
@@ -261,7 +284,10 @@ impl RecvBuf {
     /// The message lent from `owned` by the last event, as `Bytes` without a copy.
     pub(crate) fn take_owned(&mut self) -> Bytes {
         self.owned_lent = false;
-        self.owned.split().freeze()
+        self.owned
+            .as_mut()
+            .map(|o| o.split().freeze())
+            .unwrap_or_default()
     }
 }
 

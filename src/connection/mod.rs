@@ -543,7 +543,7 @@ impl Connection {
 
     /// The buffer of [`owned_room`](Self::owned_room).
     pub(crate) fn owned_buf(&mut self) -> &mut BytesMut {
-        &mut self.buf.owned
+        self.buf.owned_mut()
     }
 
     /// Bytes were appended to the buffer of [`owned_room`](Self::owned_room): they are
@@ -560,7 +560,7 @@ impl Connection {
         else {
             return;
         };
-        let owned = &mut self.buf.owned;
+        let owned = self.buf.owned_mut();
         let Some(n) = owned.len().checked_sub(f.done) else {
             self.drop_connection(CloseCode::INTERNAL_ERROR, "", false);
             return;

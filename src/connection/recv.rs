@@ -140,7 +140,7 @@ fn slice(buf: &RecvBuf, src: Src) -> &[u8] {
         }
         Src::Msg(len) => buf.msg.bytes().get(..len).unwrap_or_default(),
         Src::Carry => buf.carry.as_bytes(),
-        Src::Owned => &buf.owned,
+        Src::Owned => buf.owned_bytes(),
     }
 }
 
@@ -413,7 +413,7 @@ impl Core {
             buf.msg.clear();
             buf.msg_drain = 0;
             buf.carry.clear();
-            buf.owned.clear();
+            buf.clear_owned();
             if let Some(err) = self.fail(e) {
                 return Err(err);
             }
