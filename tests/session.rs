@@ -431,3 +431,96 @@ mod splits {
         }
     }
 }
+
+mod owned_reads {
+    //! The contract of `Step::ReadOwned` held against an executor that breaks it: bytes read
+    //! past the payload are not lost, and a buffer the executor shortened fails the connection
+    //! (1011) rather than delivering a corrupt message.
+
+    use super::*;
+    use wsproto::session::Session;
+    use wsproto::{Connection, Role};
+
+    const LEN: usize = 40_000;
+
+    fn payload() -> Vec<u8> {
+        (0..LEN).map(|i| (i % 251) as u8).collect()
+    }
+
+    /// A server session with owned reads that has read the header and the first
+    /// `FIRST` bytes of a `LEN`-byte binary frame; `wire` holds the rest of the input.
+    fn started(wire: &mut Vec<u8>) -> Session {
+        let mut s = Session::new(Connection::new(Role::Server, Config::new()));
+        s.set_owned_reads(true);
+        match s.step(Instant::ZERO, Turn::Receive) {
+            Step::Read(buf) => {
+                let n = FIRST + 8; // 8: a 16-bit length and the key
+                buf[..n].copy_from_slice(&wire[..n]);
+                wire.drain(..n);
+                s.received(Instant::ZERO, n);
+            }
+            other => panic!("{other:?}"),
+        }
+        s
+    }
+
+    /// Payload bytes in the first read (the session's first reads are 256 bytes).
+    const FIRST: usize = 200;
+
+    #[test]
+    fn bytes_read_past_the_payload_are_kept() {
+        let mut wire = [cframe(true, 2, &payload()), cframe(true, 2, b"next")].concat();
+        let mut s = started(&mut wire);
+        match s.step(Instant::ZERO, Turn::Receive) {
+            Step::ReadOwned(buf, max) => {
+                assert_eq!(max, LEN - FIRST);
+                // More than asked: the rest of the payload and the next frame.
+                buf.extend_from_slice(&wire);
+                s.received_owned(Instant::ZERO, wire.len());
+            }
+            other => panic!("{other:?}"),
+        }
+        let mut got = Vec::new();
+        while let Step::Deliver(m) = s.step(Instant::ZERO, Turn::Receive) {
+            got.push(m);
+        }
+        assert_eq!(
+            got,
+            [Message::binary(payload()), Message::binary(&b"next"[..])]
+        );
+    }
+
+    #[test]
+    fn a_shortened_buffer_fails_the_connection() {
+        let mut wire = cframe(true, 2, &payload());
+        let mut s = started(&mut wire);
+        match s.step(Instant::ZERO, Turn::Receive) {
+            Step::ReadOwned(buf, _) => {
+                buf.clear();
+                buf.extend_from_slice(&wire[..10]);
+                s.received_owned(Instant::ZERO, 10);
+            }
+            other => panic!("{other:?}"),
+        }
+        // Our Close with 1011 goes out, then the failure; no message.
+        match s.step(Instant::ZERO, Turn::Receive) {
+            Step::Write([first, then]) => {
+                let close = [first, then].concat();
+                assert_eq!(close, [0x88, 0x02, 0x03, 0xf3]);
+                s.wrote(close.len());
+            }
+            other => panic!("{other:?}"),
+        }
+        loop {
+            match s.step(Instant::ZERO, Turn::Receive) {
+                Step::Flush => s.flushed(),
+                Step::Shutdown => s.shut_down(),
+                Step::Fail(e) => {
+                    assert_eq!(e.close_code(), Some(CloseCode::INTERNAL_ERROR), "{e}");
+                    break;
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+}

@@ -81,6 +81,7 @@ impl Core {
         buf.msg.clear();
         buf.msg_drain = 0;
         buf.carry.clear();
+        buf.clear_owned();
     }
 
     /// The peer broke the protocol: queue our Close with the error's code (if we have not sent
