@@ -65,11 +65,7 @@ pub(super) fn poll_event(conn: &mut Connection) -> Result<Option<Event<'_>>, Err
     let Some(ready) = poll_ready(buf, core)? else {
         return Ok(None);
     };
-    let event = lend(buf, core, ready);
-    if event.is_err() {
-        core.error_reported = true;
-    }
-    event
+    lend(buf, core, ready)
 }
 
 /// [`poll_event`], except that a whole binary message assembled in `owned` comes as `Ok` of
@@ -85,11 +81,7 @@ pub(super) fn poll_owned(conn: &mut Connection) -> Result<Option<Result<Bytes, E
     {
         return Ok(Some(Ok(buf.take_owned())));
     }
-    let event = lend(buf, core, ready);
-    if event.is_err() {
-        core.error_reported = true;
-    }
-    Ok(event?.map(Err))
+    Ok(lend(buf, core, ready)?.map(Err))
 }
 
 /// The next event, described: the short path for a whole message, else the general one.
@@ -145,7 +137,8 @@ fn slice(buf: &RecvBuf, src: Src) -> &[u8] {
 }
 
 /// Turns a [`Ready`] into the event, borrowing the buffers. Text is made `&str` here by one
-/// simdutf8 pass (for a single frame that arrived whole, the only pass).
+/// simdutf8 pass (for a single frame that arrived whole, the only pass). An error returned
+/// here is recorded as reported.
 #[inline(always)]
 fn lend<'a>(buf: &'a RecvBuf, core: &mut Core, ready: Ready) -> Result<Option<Event<'a>>, Error> {
     let event = match ready {
@@ -153,7 +146,10 @@ fn lend<'a>(buf: &'a RecvBuf, core: &mut Core, ready: Ready) -> Result<Option<Ev
             Ok(data) => Event::Text { data, fin },
             Err(_) => {
                 return match core.fail(ProtocolError::InvalidUtf8) {
-                    Some(err) => Err(err),
+                    Some(err) => {
+                        core.error_reported = true;
+                        Err(err)
+                    }
                     None => Ok(None),
                 };
             }

@@ -60,15 +60,15 @@ pub trait PollIo: Unpin {
     fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>>;
     /// Writes from `buf`.
     fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>>;
-    /// Writes from `first`, then `then`, in one vectored write if the stream can (a frame's
-    /// header and its payload queued by reference). Default: `first` alone.
+    /// Writes from `runs` in order, in one vectored write if the stream can (a frame's header
+    /// and its payload queued by reference; the executor calls it with two non-empty runs).
+    /// Default: the first run alone.
     fn poll_write_vectored(
         &mut self,
         cx: &mut Context<'_>,
-        first: &[u8],
-        then: &[u8],
+        runs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let _ = then;
+        let first = runs.first().map_or(&[][..], |r| &r[..]);
         self.poll_write(cx, first)
     }
     /// Reads at most `max` bytes onto the end of `buf` (the rest of a large binary message,
@@ -233,6 +233,19 @@ fn nothing(_: &Session) -> Option<Result<(), Error>> {
     None
 }
 
+/// Writes a [`Step::Write`]: the first run alone, or both in one vectored write.
+fn write_runs<T: PollIo>(
+    io: &mut T,
+    cx: &mut Context<'_>,
+    first: &[u8],
+    then: &[u8],
+) -> Poll<io::Result<usize>> {
+    if then.is_empty() {
+        return io.poll_write(cx, first);
+    }
+    io.poll_write_vectored(cx, &[io::IoSlice::new(first), io::IoSlice::new(then)])
+}
+
 struct SessionIo<T: PollIo> {
     io: T,
     session: Session,
@@ -283,7 +296,7 @@ impl<T: PollIo> SessionIo<T> {
                     return (Poll::Ready(Outcome::Goal(answer)), wrote);
                 }
                 Step::End => return (Poll::Ready(Outcome::End), wrote),
-                Step::Write([first, then]) => match self.io.poll_write_vectored(cx, first, then) {
+                Step::Write([first, then]) => match write_runs(&mut self.io, cx, first, then) {
                     Poll::Ready(Ok(0)) => self.broken(io::ErrorKind::WriteZero.into()),
                     Poll::Ready(Ok(n)) => {
                         self.session.wrote(n);

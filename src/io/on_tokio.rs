@@ -89,14 +89,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PollIo for TokioIo<S> {
     fn poll_write_vectored(
         &mut self,
         cx: &mut Context<'_>,
-        first: &[u8],
-        then: &[u8],
+        runs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        if then.is_empty() {
-            return Pin::new(&mut self.stream).poll_write(cx, first);
-        }
-        let runs = [io::IoSlice::new(first), io::IoSlice::new(then)];
-        Pin::new(&mut self.stream).poll_write_vectored(cx, &runs)
+        Pin::new(&mut self.stream).poll_write_vectored(cx, runs)
     }
 
     /// Into the spare capacity, through tokio's uninitialised-memory reads (tokio-util's
