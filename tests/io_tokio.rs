@@ -189,6 +189,46 @@ async fn split_halves_under_concurrent_load() {
     assert_eq!(server.await.unwrap().len(), N + 1);
 }
 
+/// Halves that were polled from two tasks (each left a waker behind, and a read was pending
+/// when its future was dropped) are joined again and used from a third task: every wait of
+/// the whole WebSocket is woken (a lost wake-up would hang the echoes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reunited_halves_are_woken_as_one() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        echo(accept(stream).await.unwrap()).await
+    });
+    let (ws, _) = connect(&format!("ws://{addr}/"), ClientOptions::default())
+        .await
+        .unwrap();
+    let (mut read, mut write) = ws.split();
+    // A read pending in another task, dropped before anything arrives.
+    let pending = tokio::spawn(async move {
+        let waited = tokio::time::timeout(Duration::from_millis(20), read.next()).await;
+        assert!(waited.is_err(), "nothing was sent yet");
+        read
+    });
+    let read = pending.await.unwrap();
+    write.send(Message::text("before")).await.unwrap();
+    let mut ws = WebSocket::reunite(read, write).unwrap();
+    let whole = tokio::spawn(async move {
+        assert_eq!(ws.next().await.unwrap().unwrap(), Message::text("before"));
+        for i in 0..200 {
+            ws.send(Message::text(format!("whole {i}"))).await.unwrap();
+            let got = ws.next().await.unwrap().unwrap();
+            assert_eq!(got, Message::text(format!("whole {i}")));
+        }
+        ws.close(CloseCode::NORMAL, "").await.unwrap();
+    });
+    tokio::time::timeout(Duration::from_secs(20), whole)
+        .await
+        .expect("a wake-up was lost after reunite")
+        .unwrap();
+    assert_eq!(server.await.unwrap().len(), 202);
+}
+
 #[tokio::test(start_paused = true)]
 async fn close_times_out_when_the_peer_never_answers() {
     let config = Config::new().close_timeout(Duration::from_secs(5));

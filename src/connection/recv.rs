@@ -88,8 +88,14 @@ pub(super) fn poll_owned(conn: &mut Connection) -> Result<Option<Result<Bytes, E
 #[inline(always)]
 fn poll_ready(buf: &mut RecvBuf, core: &mut Core) -> Result<Option<Ready>, Error> {
     buf.settle();
-    if let Some(ready) = core.whole_message(buf) {
-        return Ok(Some(ready));
+    if core.between_whole_messages() {
+        if let Some(ready) = core.whole_message(buf) {
+            return Ok(Some(ready));
+        }
+        if buf.available() == 0 && !core.eof {
+            // Nothing arrived since the last message: `step` would find no header either.
+            return Ok(None);
+        }
     }
     core.step(buf).inspect_err(|_| core.error_reported = true)
 }
@@ -192,21 +198,24 @@ fn parse_close(payload: &[u8]) -> Result<CloseCode, ProtocolError> {
 }
 
 impl Core {
-    /// The common case in short: between messages on an open connection, a single-frame text
-    /// or binary message (FIN, no RSV bit, masked as our role requires, a 7- or 16-bit length
-    /// within the limits) that has arrived whole. Lends it as [`step`](Self::step) would;
-    /// anything else is left untouched for `step`.
+    /// Between messages on an open connection with nothing held back (no error waiting, no
+    /// pongs over their cap): where [`whole_message`](Self::whole_message) applies.
+    #[inline(always)]
+    fn between_whole_messages(&self) -> bool {
+        self.frame.is_none()
+            && self.msg.is_none()
+            && self.rx_mode == RxMode::Normal
+            && self.rx_fail.is_none()
+            && self.pending_error.is_none()
+            && self.tx.pongs.len() <= self.config.max_pending_pongs
+    }
+
+    /// The common case in short ([`between_whole_messages`](Self::between_whole_messages)
+    /// holds): a single-frame text or binary message (FIN, no RSV bit, masked as our role
+    /// requires, a 7- or 16-bit length within the limits) that has arrived whole. Lends it as
+    /// [`step`](Self::step) would; anything else is left untouched for `step`.
     #[inline(always)]
     fn whole_message(&mut self, buf: &mut RecvBuf) -> Option<Ready> {
-        if self.frame.is_some()
-            || self.msg.is_some()
-            || self.rx_mode != RxMode::Normal
-            || self.rx_fail.is_some()
-            || self.pending_error.is_some()
-            || self.tx.pongs.len() > self.config.max_pending_pongs
-        {
-            return None;
-        }
         let (b0, len, key, header) = short_header(buf.input(), self.role == Role::Server)?;
         let text = match b0 {
             0x81 => true,
@@ -650,7 +659,8 @@ impl Core {
     /// was split and whenever `check_deferred` ran.
     #[inline(always)]
     fn check_pending_text(&mut self, buf: &RecvBuf) -> Result<(), ProtocolError> {
-        if !self.defer_checks {
+        if !self.defer_checks || (self.frame.is_none() && self.msg.is_none()) {
+            // Off, or between messages (the common case when a driver waits): nothing pending.
             return Ok(());
         }
         self.check_unchecked_text(buf)

@@ -432,6 +432,7 @@ impl Session {
 
     /// The next deadline: the connection's timers, or the end of the wait for the last
     /// bytes of a connection that is over.
+    #[inline]
     pub fn deadline(&self) -> Option<Instant> {
         earliest(self.conn.poll_timeout(), self.drain_deadline)
     }
