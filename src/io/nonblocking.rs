@@ -135,6 +135,23 @@ enum Side {
     Write,
 }
 
+impl Side {
+    /// Its index in `[read, write]` pairs.
+    fn index(self) -> usize {
+        match self {
+            Side::Read => 0,
+            Side::Write => 1,
+        }
+    }
+
+    fn other(self) -> Side {
+        match self {
+            Side::Read => Side::Write,
+            Side::Write => Side::Read,
+        }
+    }
+}
+
 impl Wakers {
     /// Records `waker` for `side`. Returns whether its task is the only one waiting on the
     /// connection (the other half has no waker, or the same task's): then the transport and
@@ -146,11 +163,16 @@ impl Wakers {
             Side::Read => (read, write),
             Side::Write => (write, read),
         };
-        match mine {
-            Some(w) if w.will_wake(waker) => {}
-            _ => *mine = Some(waker.clone()),
-        }
+        keep(mine, waker);
         theirs.as_ref().is_none_or(|w| w.will_wake(waker))
+    }
+
+    /// Records `waker` for `side` (without looking at the other side).
+    fn park(&self, side: Side, waker: &Waker) {
+        let mut slots = lock(&self.slots);
+        if let Some(mine) = slots.get_mut(side.index()) {
+            keep(mine, waker);
+        }
     }
 
     fn wake_side(&self, side: Side) {
@@ -180,6 +202,14 @@ impl Wake for Wakers {
     }
 }
 
+/// Puts `waker` in `slot` unless the waker there wakes the same task.
+fn keep(slot: &mut Option<Waker>, waker: &Waker) {
+    match slot {
+        Some(w) if w.will_wake(waker) => {}
+        _ => *slot = Some(waker.clone()),
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -194,6 +224,18 @@ enum Outcome {
     End,
     /// A send turn reached what it waited for, with the answer for the caller.
     Goal(Result<(), Error>),
+}
+
+/// `pair[side]`.
+fn get(pair: &[bool; 2], side: Side) -> bool {
+    pair.get(side.index()).copied().unwrap_or(false)
+}
+
+/// Sets `pair[side]`.
+fn set(pair: &mut [bool; 2], side: Side, on: bool) {
+    if let Some(v) = pair.get_mut(side.index()) {
+        *v = on;
+    }
 }
 
 /// What a send turn waits for: `Some(answer)` once it is reached.
@@ -256,6 +298,9 @@ struct SessionIo<T: PollIo> {
     fired: Instant,
     /// The last clock reading.
     last: Instant,
+    /// Per side (`[read, write]`): its last turn ended `Pending` and it has not been polled
+    /// since, so its task may be waiting (its waker is in `Wakers`).
+    parked: [bool; 2],
 }
 
 impl<T: PollIo> SessionIo<T> {
@@ -442,27 +487,41 @@ impl<T: PollIo> Inner<T> {
         turn: Turn,
         goal: Goal,
     ) -> Poll<Outcome> {
+        // Being polled, this side waits for nothing until this poll says so.
+        set(&mut s.parked, side, false);
         if turn == Turn::Send && s.session.has_receiver() {
             if let Some(answer) = goal(&s.session) {
                 // Already there (a send with room in the queue): no turn needed.
                 return Poll::Ready(Outcome::Goal(answer));
             }
         }
-        let alone = self.wakers.register(side, cx.waker());
+        // With the other side not waiting, the turn is alone and its waker is recorded only
+        // if it ends up waiting: nothing outside the session's lock reads it before then (the
+        // transport and the timer hold the waker itself). Otherwise it is recorded first,
+        // since the fan-out the transport may fire during the turn reads it.
+        let other_waits = get(&s.parked, side.other());
+        let alone = !other_waits || self.wakers.register(side, cx.waker());
         let before = s.session.watch();
         let (poll, wrote) = if alone {
             s.poll_turn(cx, turn, goal)
         } else {
             s.poll_turn(&mut Context::from_waker(&self.fanout), turn, goal)
         };
+        if poll.is_pending() {
+            if !other_waits {
+                self.wakers.park(side, cx.waker());
+            }
+            set(&mut s.parked, side, true);
+        }
         let changed = s.session.watch() != before;
         drop(s);
-        // Wake the other half only for what it waits on: a writer for bytes written out or
-        // a change of state; a reader for a change of state or something held for it. Pure
-        // writes do not concern a reader (its own transport interest wakes it for I/O).
+        // Wake the other half only if it waits, and only for what it waits on: a writer for
+        // bytes written out or a change of state; a reader for a change of state or something
+        // held for it. Pure writes do not concern a reader (its own transport interest wakes
+        // it for I/O).
         match side {
-            Side::Read if wrote || changed => self.wakers.wake_side(Side::Write),
-            Side::Write if changed => self.wakers.wake_side(Side::Read),
+            Side::Read if other_waits && (wrote || changed) => self.wakers.wake_side(Side::Write),
+            Side::Write if other_waits && changed => self.wakers.wake_side(Side::Read),
             _ => {}
         }
         poll
@@ -697,6 +756,7 @@ impl<T: PollIo> WebSocket<T> {
             armed: None,
             fired: Instant::ZERO,
             last: Instant::ZERO,
+            parked: [false; 2],
         };
         WebSocket {
             inner: Arc::new(Inner {
