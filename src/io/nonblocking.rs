@@ -470,8 +470,8 @@ impl<T: PollIo> Inner<T> {
         lock(&self.state)
     }
 
-    /// Runs a turn for `side` with its waker registered; wakes the other half when the
-    /// connection moved. The transport and the timer are given the caller's waker when its
+    /// Runs a turn for `side` with its waker recorded for the other half (see
+    /// `turn_locked`); wakes the other half when the connection moved. The transport and the timer are given the caller's waker when its
     /// task is the only one waiting on the connection, else the fan-out waker: a transport
     /// keeps one waker per direction, and a task must not take over one the other half waits on.
     fn turn(&self, cx: &mut Context<'_>, side: Side, turn: Turn, goal: Goal) -> Poll<Outcome> {
@@ -489,17 +489,18 @@ impl<T: PollIo> Inner<T> {
     ) -> Poll<Outcome> {
         // Being polled, this side waits for nothing until this poll says so.
         set(&mut s.parked, side, false);
-        if turn == Turn::Send && s.session.has_receiver() {
-            if let Some(answer) = goal(&s.session) {
-                // Already there (a send with room in the queue): no turn needed.
-                return Poll::Ready(Outcome::Goal(answer));
-            }
-        }
         // With the other side not waiting, the turn is alone and its waker is recorded only
         // if it ends up waiting: nothing outside the session's lock reads it before then (the
         // transport and the timer hold the waker itself). Otherwise it is recorded first,
         // since the fan-out the transport may fire during the turn reads it.
         let other_waits = get(&s.parked, side.other());
+        if other_waits && turn == Turn::Send && s.session.has_receiver() {
+            if let Some(answer) = goal(&s.session) {
+                // Already there (a send with room in the queue): no waker to record. (A turn
+                // alone checks its goal first too, before any I/O.)
+                return Poll::Ready(Outcome::Goal(answer));
+            }
+        }
         let alone = !other_waits || self.wakers.register(side, cx.waker());
         let before = s.session.watch();
         let (poll, wrote) = if alone {
