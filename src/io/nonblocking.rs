@@ -73,8 +73,9 @@ pub trait PollIo: Unpin {
     }
     /// Reads at most `max` bytes onto the end of `buf` (the rest of a large binary message,
     /// read where the message keeps it). Default: into zero-filled memory (at most 32 KiB at a
-    /// time) through [`poll_read`](Self::poll_read); a stream that can read into spare
-    /// capacity overrides it and [`reads_owned`](Self::reads_owned).
+    /// time, the session's largest ordinary read) through [`poll_read`](Self::poll_read); a
+    /// stream that can read into spare capacity overrides it and
+    /// [`reads_owned`](Self::reads_owned).
     fn poll_read_owned(
         &mut self,
         cx: &mut Context<'_>,
@@ -82,7 +83,7 @@ pub trait PollIo: Unpin {
         max: usize,
     ) -> Poll<io::Result<usize>> {
         let at = buf.len();
-        buf.resize(at + max.min(32 * 1024), 0);
+        buf.resize(at + max.min(crate::session::READ_MAX), 0);
         let read = self.poll_read(cx, buf.get_mut(at..).unwrap_or_default());
         let n = match &read {
             Poll::Ready(Ok(n)) => *n,

@@ -91,7 +91,7 @@ pub use error::{Error, Misuse};
 /// Smallest and largest read a session asks for. An idle connection starts with the smallest,
 /// so it holds no large read buffer; each read that fills the buffer doubles the next one.
 const READ_MIN: usize = 256;
-const READ_MAX: usize = 32 * 1024;
+pub(crate) const READ_MAX: usize = 32 * 1024;
 /// Control messages (pings, pongs) held for a receiver that is not polling; past this, the
 /// oldest is dropped (its pong was already sent), so a send-only application still answers
 /// pings and its memory stays bounded.
