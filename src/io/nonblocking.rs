@@ -472,9 +472,10 @@ impl<T: PollIo> Inner<T> {
     }
 
     /// Runs a turn for `side` with its waker recorded for the other half (see
-    /// `turn_locked`); wakes the other half when the connection moved. The transport and the timer are given the caller's waker when its
-    /// task is the only one waiting on the connection, else the fan-out waker: a transport
-    /// keeps one waker per direction, and a task must not take over one the other half waits on.
+    /// `turn_locked`); wakes the other half when the connection moved. The transport and the
+    /// timer are given the caller's waker when its task is the only one waiting on the
+    /// connection, else the fan-out waker: a transport keeps one waker per direction, and a
+    /// task must not take over one the other half waits on.
     fn turn(&self, cx: &mut Context<'_>, side: Side, turn: Turn, goal: Goal) -> Poll<Outcome> {
         self.turn_locked(self.lock(), cx, side, turn, goal)
     }
