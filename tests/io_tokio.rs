@@ -39,6 +39,18 @@ async fn duplex_pair(
     (client, server.await.unwrap())
 }
 
+/// An echo server for one connection on a free loopback port: its address, and the
+/// messages it saw once the connection is over.
+async fn echo_server() -> (std::net::SocketAddr, tokio::task::JoinHandle<Vec<Message>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        echo(accept(stream).await.unwrap()).await
+    });
+    (addr, server)
+}
+
 #[tokio::test]
 async fn duplex_echo_and_close() {
     let (mut client, server) = duplex_pair(
@@ -109,12 +121,7 @@ async fn server_initiated_close_is_an_event_then_the_end() {
 
 #[tokio::test]
 async fn tcp_loopback_echo() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = tokio::spawn(async move {
-        let (stream, _) = listener.accept().await.unwrap();
-        echo(accept(stream).await.unwrap()).await
-    });
+    let (addr, server) = echo_server().await;
     let (mut ws, response) = connect(&format!("ws://{addr}/x?y=1"), ClientOptions::default())
         .await
         .unwrap();
@@ -139,12 +146,7 @@ async fn tcp_loopback_echo() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn split_halves_under_concurrent_load() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = tokio::spawn(async move {
-        let (stream, _) = listener.accept().await.unwrap();
-        echo(accept(stream).await.unwrap()).await
-    });
+    let (addr, server) = echo_server().await;
     let (ws, _) = connect(&format!("ws://{addr}/"), ClientOptions::default())
         .await
         .unwrap();
@@ -194,12 +196,7 @@ async fn split_halves_under_concurrent_load() {
 /// the whole WebSocket is woken (a lost wake-up would hang the echoes).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reunited_halves_are_woken_as_one() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = tokio::spawn(async move {
-        let (stream, _) = listener.accept().await.unwrap();
-        echo(accept(stream).await.unwrap()).await
-    });
+    let (addr, server) = echo_server().await;
     let (ws, _) = connect(&format!("ws://{addr}/"), ClientOptions::default())
         .await
         .unwrap();
@@ -565,12 +562,7 @@ async fn peer_vanishing_mid_message_ends_the_stream() {
 
 #[tokio::test]
 async fn stream_sink_interop_with_raw_tcp_stream() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = tokio::spawn(async move {
-        let (stream, _) = listener.accept().await.unwrap();
-        echo(accept(stream).await.unwrap()).await
-    });
+    let (addr, server) = echo_server().await;
     let stream = TcpStream::connect(addr).await.unwrap();
     let (ws, _) = connect_with(stream, &format!("ws://{addr}/"), ClientOptions::default())
         .await
