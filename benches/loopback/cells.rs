@@ -87,6 +87,8 @@ pub struct Echo {
     pub p50_us: f64,
     pub p99_us: f64,
     pub cpu_us_per_echo: f64,
+    /// Of that, in the kernel.
+    pub sys_us_per_echo: f64,
     pub allocs_per_echo: f64,
 }
 
@@ -135,6 +137,7 @@ pub fn echo_cell(lib: Lib, size: usize, conns: usize, msgs: usize, threads: usiz
         p50_us: kv(&result, "p50_us"),
         p99_us: kv(&result, "p99_us"),
         cpu_us_per_echo: (kv(&s1, "cpu_ns") - kv(&s0, "cpu_ns")) / echoes / 1e3,
+        sys_us_per_echo: (kv(&s1, "sys_ns") - kv(&s0, "sys_ns")) / echoes / 1e3,
         allocs_per_echo: (kv(&s1, "allocs") - kv(&s0, "allocs")) / echoes,
     }
 }

@@ -39,8 +39,9 @@
 //!   connection's last echo); the latency of each echo is from its write to the end of its
 //!   echo (p50, p99 over all N·M). Then every connection sends Close(1000) and waits for the
 //!   server's Close and its FIN. The server's CPU time (its one thread's
-//!   `/proc/.../schedstat`, kernel included) and allocator calls are read just before and
-//!   just after the timed part, so handshakes and closes are not in them.
+//!   `/proc/.../schedstat`, kernel included; of it, the time in the kernel from the thread's
+//!   `stat`, in 10 ms ticks) and allocator calls are read just before and just after the
+//!   timed part, so handshakes and closes are not in them.
 //! * **Idle memory.** A counting global allocator (`stats_alloc`, in every process of this
 //!   binary; ~4 instructions per allocator call) gives the server's live heap (bytes requested)
 //!   at 0 connections and at each `--idle` total of open, handshaken, idle connections (300 ms
@@ -210,14 +211,15 @@ fn run_echo(o: &Options) {
     println!("{}", table(&head, &rows));
 
     println!(
-        "### Server CPU µs per echo (its one thread, kernel included) and allocator calls \
-         per echo\n"
+        "### Server CPU µs per echo (its one thread, kernel included; of it in the kernel, \
+         10 ms ticks) and allocator calls per echo\n"
     );
     let head: Vec<String> = base
         .iter()
         .cloned()
         .chain(titles().map(|t| format!("{t} CPU µs")))
         .chain(ratio_heads(&libs))
+        .chain(titles().map(|t| format!("{t} in kernel µs")))
         .chain(titles().map(|t| format!("{t} allocs")))
         .collect();
     let rows: Vec<Vec<String>> = cells
@@ -227,6 +229,7 @@ fn run_echo(o: &Options) {
                 .into_iter()
                 .chain(row.iter().map(|e| format!("{:.2}", e.cpu_us_per_echo)))
                 .chain(ratios(&libs, row, |e| e.cpu_us_per_echo))
+                .chain(row.iter().map(|e| format!("{:.2}", e.sys_us_per_echo)))
                 .chain(row.iter().map(|e| format!("{:.2}", e.allocs_per_echo)))
                 .collect()
         })

@@ -182,7 +182,7 @@ struct Stepped<'a> {
 /// the message limit.
 ///
 /// The backend inflates into a buffer of its own (miniz_oxide: its 32 KiB history ring;
-/// zlib-rs: a small output buffer beside its history), and the output is appended from there
+/// zlib-rs: an output buffer beside its history, 8 KiB growing to 64 KiB), and the output is appended from there
 /// to the caller's `Vec`, so that `Vec` is never zero-filled first: one that keeps its capacity
 /// between messages takes the output without any allocation.
 pub(crate) struct Decompressor {
@@ -202,6 +202,17 @@ impl Decompressor {
     /// there, zlib-rs rejects it).
     pub(crate) fn reset(&mut self) {
         self.inner.reset();
+    }
+
+    /// Heap bytes [`release_memory`](Self::release_memory) would free: the part of the
+    /// backend's output buffer grown for large messages (zlib-rs; none with miniz_oxide).
+    pub(crate) fn spare_memory(&self) -> usize {
+        self.inner.spare_memory()
+    }
+
+    /// Gives back what [`spare_memory`](Self::spare_memory) counts; the context stays.
+    pub(crate) fn release_memory(&mut self) {
+        self.inner.release_memory();
     }
 
     /// Inflate `input` onto `out`, never letting `out.len()` exceed `max_len`: as soon as more

@@ -481,6 +481,20 @@ impl Extension for PerMessageDeflate {
         };
         result
     }
+
+    /// What a held decompressor grew for large messages (zlib-rs backend; the LZ77 windows
+    /// persist and do not count).
+    fn memory(&self) -> usize {
+        self.decompressor
+            .as_ref()
+            .map_or(0, Decompressor::spare_memory)
+    }
+
+    fn release_memory(&mut self) {
+        if let Some(decompressor) = &mut self.decompressor {
+            decompressor.release_memory();
+        }
+    }
 }
 
 impl PerMessageDeflate {

@@ -112,6 +112,15 @@ impl Inflater {
         }
     }
 
+    /// Bytes [`release_memory`](Self::release_memory) would free: none (the ring is the
+    /// history a stream needs).
+    pub(super) fn spare_memory(&self) -> usize {
+        0
+    }
+
+    /// Nothing to give back.
+    pub(super) fn release_memory(&mut self) {}
+
     /// Zeroes only the part of the history the last stream wrote (at most 32 KiB, less for
     /// small messages), so that a corrupt back-reference before the start of the stream reads
     /// zeros, as from a fresh decompressor, never an earlier message's bytes.

@@ -3,8 +3,8 @@
 //!
 //! Neither direction writes into uninitialised spare `Vec` capacity (safe code cannot): the
 //! compressor zero-extends `out` by a piece sized from the input and truncates it to what was
-//! written; the inflater writes into a small buffer of its own and the codec copies from
-//! there.
+//! written; the inflater writes into a buffer of its own (8 KiB, growing to 64 KiB for large
+//! messages) and the codec copies from there.
 
 use alloc::boxed::Box;
 use alloc::vec;
@@ -143,14 +143,22 @@ impl Deflater {
     }
 }
 
-/// The inflater's output buffer: what one step can produce.
-const OUT: usize = 8 << 10;
+/// The inflater's output buffer: what one step can produce, at first.
+const OUT_MIN: usize = 8 << 10;
+/// The most it grows to. zlib-rs inflates a large message at about 1.35x its own speed into an
+/// 8 KiB buffer (each call ends its fast loop early and copies its output into the history
+/// window), about 1.12x into 32 KiB, and at its own speed into 64 KiB (docs/performance.md).
+const OUT_MAX: usize = 64 << 10;
 
 /// zlib-rs's inflater, always with a 32 KiB window (any window 8..=15 the peer uses; a reset
-/// restores 15 bits anyway), and an 8 KiB output buffer the codec copies from.
+/// restores 15 bits anyway), and an output buffer the codec copies from: 8 KiB, doubled up to
+/// 64 KiB each time a step fills it, so only a connection that receives large messages holds
+/// the large one ([`release_memory`](Self::release_memory) gives it back).
 pub(super) struct Inflater {
     inner: Inflate,
     out: Box<[u8]>,
+    /// The last step filled `out`: the next one gets a larger buffer.
+    filled: bool,
 }
 
 impl Inflater {
@@ -158,7 +166,21 @@ impl Inflater {
         Inflater {
             // Raw deflate, 15 bits: valid, so it does not panic.
             inner: Inflate::new(false, 15),
-            out: vec![0u8; OUT].into_boxed_slice(),
+            out: vec![0u8; OUT_MIN].into_boxed_slice(),
+            filled: false,
+        }
+    }
+
+    /// Bytes [`release_memory`](Self::release_memory) would free.
+    pub(super) fn spare_memory(&self) -> usize {
+        self.out.len().saturating_sub(OUT_MIN)
+    }
+
+    /// Shrinks a grown output buffer back to its first size.
+    pub(super) fn release_memory(&mut self) {
+        if self.out.len() > OUT_MIN {
+            self.out = vec![0u8; OUT_MIN].into_boxed_slice();
+            self.filled = false;
         }
     }
 
@@ -175,7 +197,11 @@ impl Inflater {
         input: &[u8],
         limit: usize,
     ) -> Result<Stepped<'_>, ExtensionError> {
-        let room = limit.min(OUT);
+        if self.filled && self.out.len() < OUT_MAX {
+            // Its contents were taken by the last step's caller.
+            self.out = vec![0u8; (2 * self.out.len()).min(OUT_MAX)].into_boxed_slice();
+        }
+        let room = limit.min(self.out.len());
         let (in_before, out_before) = (self.inner.total_in(), self.inner.total_out());
         let result = match self.out.get_mut(..room) {
             Some(space) => self.inner.decompress(input, space, InflateFlush::NoFlush),
@@ -183,6 +209,7 @@ impl Inflater {
         };
         let consumed = progress(in_before, self.inner.total_in())?;
         let written = progress(out_before, self.inner.total_out())?;
+        self.filled = written == self.out.len();
         let step = match result {
             Ok(Status::StreamEnd) => Step::StreamEnd,
             Ok(Status::Ok | Status::BufError) if written == room => Step::HasMoreOutput,
