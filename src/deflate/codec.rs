@@ -182,9 +182,9 @@ struct Stepped<'a> {
 /// the message limit.
 ///
 /// The backend inflates into a buffer of its own (miniz_oxide: its 32 KiB history ring;
-/// zlib-rs: an output buffer beside its history, 8 KiB growing to 64 KiB), and the output is appended from there
-/// to the caller's `Vec`, so that `Vec` is never zero-filled first: one that keeps its capacity
-/// between messages takes the output without any allocation.
+/// zlib-rs: an output buffer beside its history, 8 KiB growing to 64 KiB), and the output is
+/// appended from there to the caller's `Vec`, so that `Vec` is never zero-filled first: one
+/// that keeps its capacity between messages takes the output without any allocation.
 pub(crate) struct Decompressor {
     inner: backend::Inflater,
 }
