@@ -12,7 +12,9 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream, duplex};
 use tokio::net::{TcpListener, TcpStream};
 use wsproto::handshake::{Accept, ClientOptions, Reject, Request, ServerOptions};
-use wsproto::io::on_tokio::{WebSocket, accept, accept_with, connect, connect_with};
+use wsproto::io::on_tokio::{
+    ClientStream, ReadHalf, WebSocket, WriteHalf, accept, accept_with, connect, connect_with,
+};
 use wsproto::io::{AcceptOptions, Bytes, CloseFrame, ConnectOptions, Error, Fragment, Message};
 use wsproto::{CloseCode, Config, MessageKind, State, Timeout};
 
@@ -49,6 +51,20 @@ async fn echo_server() -> (std::net::SocketAddr, tokio::task::JoinHandle<Vec<Mes
         echo(accept(stream).await.unwrap()).await
     });
     (addr, server)
+}
+
+/// A client of [`echo_server`], split into its halves.
+async fn echo_client_halves() -> (
+    ReadHalf<ClientStream>,
+    WriteHalf<ClientStream>,
+    tokio::task::JoinHandle<Vec<Message>>,
+) {
+    let (addr, server) = echo_server().await;
+    let (ws, _) = connect(&format!("ws://{addr}/"), ClientOptions::default())
+        .await
+        .unwrap();
+    let (read, write) = ws.split();
+    (read, write, server)
 }
 
 #[tokio::test]
@@ -146,11 +162,7 @@ async fn tcp_loopback_echo() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn split_halves_under_concurrent_load() {
-    let (addr, server) = echo_server().await;
-    let (ws, _) = connect(&format!("ws://{addr}/"), ClientOptions::default())
-        .await
-        .unwrap();
-    let (mut read, mut write) = ws.split();
+    let (mut read, mut write, server) = echo_client_halves().await;
     const N: usize = 2000;
     let writer = tokio::spawn(async move {
         for i in 0..N {
@@ -196,11 +208,7 @@ async fn split_halves_under_concurrent_load() {
 /// the whole WebSocket is woken (a lost wake-up would hang the echoes).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reunited_halves_are_woken_as_one() {
-    let (addr, server) = echo_server().await;
-    let (ws, _) = connect(&format!("ws://{addr}/"), ClientOptions::default())
-        .await
-        .unwrap();
-    let (mut read, mut write) = ws.split();
+    let (mut read, mut write, server) = echo_client_halves().await;
     // A read pending in another task, dropped before anything arrives.
     let pending = tokio::spawn(async move {
         let waited = tokio::time::timeout(Duration::from_millis(20), read.next()).await;

@@ -177,13 +177,9 @@ impl Wakers {
     }
 
     fn wake_side(&self, side: Side) {
-        let waker = {
-            let [read, write] = &mut *lock(&self.slots);
-            match side {
-                Side::Read => read.take(),
-                Side::Write => write.take(),
-            }
-        };
+        let waker = lock(&self.slots)
+            .get_mut(side.index())
+            .and_then(Option::take);
         if let Some(w) = waker {
             w.wake();
         }
